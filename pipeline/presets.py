@@ -1,0 +1,104 @@
+"""Typed presets: everything a run needs to know, in one place.
+
+`tiny` is for tests (seconds of training), `cpu-quick` for the demo on a 2-core machine, `gpu` and
+`gpu-large` for real training on accelerators.
+"""
+import dataclasses
+from typing import Dict, Optional, Tuple
+
+from models.config import ModelConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class Preset:
+    name: str
+    model: ModelConfig
+    # data
+    min_image_side: int = 32
+    train_buckets: int = 9  # train:eval hash-bucket ratio of ExampleGen
+    eval_buckets: int = 1
+    # evaluation and blessing
+    eval_num_samples: int = 200  # generated images per evaluation
+    eval_num_edits: int = 100
+    thresholds: Dict[str, Dict[str, float]] = dataclasses.field(default_factory=dict)
+    baseline_tolerance: float = 0.10  # relative regression allowed against the last blessed model
+    # orchestration
+    trainer_gpus: int = 0
+    allow_anomalies: bool = False
+
+    def replace(self, **changes) -> "Preset":
+        return dataclasses.replace(self, **changes)
+
+    def with_model(self, **changes) -> "Preset":
+        return dataclasses.replace(self, model=self.model.replace(**changes))
+
+
+ATTRIBUTES: Tuple[str, ...] = ("articleType", "baseColour")
+
+PRESETS: Dict[str, Preset] = {
+    "tiny": Preset(
+        name="tiny",
+        model=ModelConfig(
+            resolution=16, z_dim=32, embed_dim=16, gen_channels=64, disc_channels=32, editor_channels=16,
+            batch_size=16, train_steps=60, checkpoint_every=30, sample_every=30, log_every=10,
+            judge_steps=80, judge_channels=16, ema_decay=0.9,
+        ),
+        min_image_side=16,
+        train_buckets=4,
+        eval_buckets=1,
+        eval_num_samples=64,
+        eval_num_edits=32,
+        # A tiny model is barely trained: the bar only separates "learned something" from noise.
+        thresholds={"fid_ratio": {"max": 40.0}},
+    ),
+    "cpu-quick": Preset(
+        name="cpu-quick",
+        model=ModelConfig(
+            resolution=32, z_dim=64, embed_dim=32, gen_channels=128, disc_channels=64, editor_channels=32,
+            batch_size=32, train_steps=600, checkpoint_every=100, sample_every=100, log_every=20,
+            judge_steps=400, judge_channels=32,
+        ),
+        eval_num_samples=400,
+        eval_num_edits=200,
+        thresholds={"fid_ratio": {"max": 20.0}, "articleType_control_accuracy": {"min": 0.3}},
+    ),
+    "gpu": Preset(
+        name="gpu",
+        model=ModelConfig(
+            resolution=64, z_dim=128, embed_dim=64, gen_channels=256, disc_channels=64, editor_channels=64,
+            batch_size=64, train_steps=20000, checkpoint_every=1000, sample_every=1000, log_every=100,
+            judge_steps=3000, judge_channels=64, mixed_precision=True, jit_compile=True,
+        ),
+        eval_num_samples=2000,
+        eval_num_edits=1000,
+        thresholds={"fid_ratio": {"max": 2.0}, "articleType_control_accuracy": {"min": 0.6},
+                    "baseColour_control_accuracy": {"min": 0.45}, "edit_success": {"min": 0.8}},
+        trainer_gpus=1,
+    ),
+    "gpu-large": Preset(
+        name="gpu-large",
+        model=ModelConfig(
+            resolution=128, z_dim=128, embed_dim=64, gen_channels=512, disc_channels=64, editor_channels=64,
+            batch_size=64, train_steps=50000, checkpoint_every=2000, sample_every=2000, log_every=200,
+            judge_steps=5000, judge_channels=64, mixed_precision=True, jit_compile=True,
+        ),
+        eval_num_samples=5000,
+        eval_num_edits=2000,
+        thresholds={"fid_ratio": {"max": 2.0}, "articleType_control_accuracy": {"min": 0.6},
+                    "baseColour_control_accuracy": {"min": 0.45}, "edit_success": {"min": 0.8}},
+        trainer_gpus=1,
+    ),
+}
+
+
+def get_preset(name: str, overrides: Optional[Dict[str, object]] = None) -> Preset:
+    """Looks a preset up by name; `overrides` may set Preset fields or `model.<field>` entries."""
+    if name not in PRESETS:
+        raise ValueError(f"Unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+    preset = PRESETS[name]
+    for key, value in (overrides or {}).items():
+        if key.startswith("model."):
+            preset = preset.with_model(**{key[len("model."):]: value})
+        else:
+            preset = preset.replace(**{key: value})
+    return preset
