@@ -1,0 +1,166 @@
+"""What the GAN evaluator measures, independent of TFX: load SavedModels, generate and edit, judge, score.
+
+Everything is measured in the judge's space (features and predictions of the attribute classifier trained on
+real images): FID/KID of generated vs real eval images with the real-train-vs-real-eval distance as the floor,
+per-attribute control accuracy (with a confusion matrix), edit success/preservation/identity, and diversity.
+"""
+import logging
+import os
+from typing import Dict, List, Optional
+
+import numpy as np
+import tensorflow as tf
+
+from models import metrics as M
+from models.export import read_vocabulary
+from models.training import id_feature
+
+log = logging.getLogger("vitrine.evaluator")
+BATCH = 64
+
+
+def load_split(examples_uri: str, split: str, resolution: int, attributes, limit: int):
+    """Transformed examples of one split -> (images float [N,R,R,3], {attr: ids [N]})."""
+    spec = {"image": tf.io.FixedLenFeature([resolution, resolution, 3], tf.float32)}
+    spec.update({id_feature(a): tf.io.FixedLenFeature([], tf.int64) for a in attributes})
+    files = sorted(tf.io.gfile.glob(os.path.join(examples_uri, f"Split-{split}", "*.gz")))
+    if not files:
+        raise FileNotFoundError(f"No transformed examples in {examples_uri}/Split-{split}")
+    dataset = tf.data.TFRecordDataset(files, compression_type="GZIP").take(limit).batch(256)
+    images, ids = [], {a: [] for a in attributes}
+    for batch in dataset.map(lambda s: tf.io.parse_example(s, spec)):
+        images.append(batch["image"].numpy())
+        for a in attributes:
+            ids[a].append(batch[id_feature(a)].numpy())
+    return np.concatenate(images), {a: np.concatenate(v) for a, v in ids.items()}
+
+
+class Judge:
+    def __init__(self, path: str):
+        self.classify = tf.saved_model.load(path).signatures["classify"]
+
+    def __call__(self, images: np.ndarray):
+        outputs = {}
+        for start in range(0, len(images), BATCH):
+            result = self.classify(images=tf.constant(images[start:start + BATCH], tf.float32))
+            for key, value in result.items():
+                outputs.setdefault(key, []).append(value.numpy())
+        return {k: np.concatenate(v) for k, v in outputs.items()}
+
+
+def to_float(images_uint8: np.ndarray) -> np.ndarray:
+    return images_uint8.astype("float32") / 127.5 - 1.0
+
+
+def to_uint8(images: np.ndarray) -> np.ndarray:
+    return np.clip(np.round((images + 1.0) * 127.5), 0, 255).astype("uint8")
+
+
+def generate(model, attributes, vocab, ids: Dict[str, np.ndarray], seeds: np.ndarray) -> np.ndarray:
+    fn = model.signatures["generate"]
+    out = []
+    for start in range(0, len(seeds), BATCH):
+        sl = slice(start, start + BATCH)
+        inputs = {a: tf.constant([vocab[a][i] for i in ids[a][sl]]) for a in attributes}
+        result = fn(seed=tf.constant(seeds[sl], tf.int64),
+                    truncation=tf.ones([len(seeds[sl])], tf.float32), **inputs)
+        out.append(result["images"].numpy())
+    return np.concatenate(out)
+
+
+def edit(model, attributes, sources_uint8, targets: Dict[str, List[str]], strength: float):
+    fn = model.signatures["edit"]
+    images, masks = [], []
+    for start in range(0, len(sources_uint8), BATCH):
+        sl = slice(start, start + BATCH)
+        encoded = [tf.io.encode_png(img).numpy() for img in sources_uint8[sl]]
+        result = fn(image_bytes=tf.constant(encoded), strength=tf.fill([len(encoded)], float(strength)),
+                    **{a: tf.constant(targets[a][sl]) for a in attributes})
+        images.append(result["images"].numpy())
+        masks.append(result["mask"].numpy())
+    return np.concatenate(images), np.concatenate(masks)
+
+
+def evaluate_model(model_path: str, judge: Judge, real: dict, vocab: Dict[str, List[str]], attributes,
+                   num_samples: int, num_edits: int, seed: int = 1234) -> dict:
+    """Scores one exported model. `real` holds judged real images (see `prepare_real`)."""
+    model = tf.saved_model.load(model_path)
+    rng = np.random.default_rng(seed)
+    eval_ids = real["eval_ids"]
+    n_eval = len(eval_ids[attributes[0]])
+    # Conditions follow the eval split's joint distribution, so FID compares like with like.
+    pick = rng.integers(0, n_eval, num_samples)
+    requested = {a: eval_ids[a][pick] for a in attributes}
+    seeds = np.arange(num_samples, dtype=np.int64) + seed
+    generated = generate(model, attributes, vocab, requested, seeds)
+    judged = judge(to_float(generated))
+
+    results, extras = {}, {"generated": generated, "requested": requested, "confusion": {}}
+    fid = M.fid(judged["features"], real["eval"]["features"])
+    results["fid_judge"] = {"value": fid, "higher_is_better": False}
+    results["fid_floor"] = {"value": real["fid_floor"], "higher_is_better": False,
+                            "note": "real train vs real eval: the best a generator can hope for"}
+    results["fid_ratio"] = {"value": fid / max(real["fid_floor"], 1e-6), "higher_is_better": False}
+    kid, kid_low, kid_high = M.kid(judged["features"], real["eval"]["features"], seed=seed)
+    results["kid_judge"] = {"value": kid, "ci": [kid_low, kid_high], "higher_is_better": False}
+    for a in attributes:
+        predicted = np.argmax(judged[f"{a}_logits"], axis=1)
+        hits = (predicted == requested[a]).astype("float64")
+        value, low, high = M.bootstrap_mean(hits, seed=seed)
+        results[f"{a}_control_accuracy"] = {"value": value, "ci": [low, high], "higher_is_better": True}
+        real_accuracy = real["eval_accuracy"][a]
+        results[f"{a}_control_ratio"] = {"value": value / max(real_accuracy, 1e-6), "higher_is_better": True,
+                                         "note": f"vs judge accuracy on real eval images ({real_accuracy:.3f})"}
+        extras["confusion"][a] = (M.confusion_matrix(requested[a], predicted, len(vocab[a])), vocab[a])
+    groups = np.stack([requested[a] for a in attributes], axis=1)
+    results["diversity"] = {"value": M.diversity(judged["features"], groups), "higher_is_better": True,
+                            "note": f"real eval images: {real['diversity']:.3f}"}
+
+    # Edits: change one attribute of a real eval image to another value, keep the others.
+    n_edits = min(num_edits, n_eval)
+    src = rng.choice(n_eval, n_edits, replace=False)
+    sources = to_uint8(real["eval_images"][src])
+    changed = rng.integers(0, len(attributes), n_edits)
+    targets = {a: [""] * n_edits for a in attributes}
+    target_ids = np.zeros(n_edits, dtype=np.int64)
+    for i in range(n_edits):
+        a = attributes[changed[i]]
+        source_id = eval_ids[a][src[i]]
+        choices = [j for j in range(len(vocab[a])) if j != source_id] or [source_id]
+        target_ids[i] = rng.choice(choices)
+        targets[a][i] = vocab[a][target_ids[i]]
+    edited, masks = edit(model, attributes, sources, targets, strength=1.0)
+    judged_edits = judge(to_float(edited))
+    hits = np.array([np.argmax(judged_edits[f"{attributes[changed[i]]}_logits"][i]) == target_ids[i]
+                     for i in range(n_edits)], dtype="float64")
+    value, low, high = M.bootstrap_mean(hits, seed=seed)
+    results["edit_success"] = {"value": value, "ci": [low, high], "higher_is_better": True}
+    per_image_l1 = M.masked_l1(to_float(sources), to_float(edited), masks)
+    value, low, high = M.bootstrap_mean(per_image_l1, seed=seed)
+    results["edit_preservation_l1"] = {"value": value, "ci": [low, high], "higher_is_better": False,
+                                       "note": "mean |edit - source| where the editor's mask keeps the source"}
+    identity, _ = edit(model, attributes, sources[:16], {a: targets[a][:16] for a in attributes}, strength=0.0)
+    results["identity_l1_at_zero_strength"] = {
+        "value": float(np.mean(np.abs(to_float(identity) - to_float(sources[:16])))), "higher_is_better": False}
+    extras.update(edit_sources=sources, edited=edited, edit_targets=targets)
+    return {"metrics": results, "extras": extras}
+
+
+def prepare_real(judge: Judge, examples_uri: str, resolution: int, attributes, judge_summary: dict,
+                 limit: int = 2000) -> dict:
+    eval_images, eval_ids = load_split(examples_uri, "eval", resolution, attributes, limit)
+    train_images, _ = load_split(examples_uri, "train", resolution, attributes, limit)
+    judged_eval, judged_train = judge(eval_images), judge(train_images)
+    groups = np.stack([eval_ids[a] for a in attributes], axis=1)
+    return {
+        "eval_images": eval_images,
+        "eval_ids": eval_ids,
+        "eval": judged_eval,
+        "fid_floor": M.fid(judged_train["features"], judged_eval["features"]),
+        "eval_accuracy": judge_summary["real_eval_accuracy"],
+        "diversity": M.diversity(judged_eval["features"], groups),
+    }
+
+
+def vocabularies(transform_graph_uri: str, attributes) -> Dict[str, List[str]]:
+    return {a: read_vocabulary(os.path.join(transform_graph_uri, "transform_fn", "assets", a)) for a in attributes}

@@ -1,0 +1,114 @@
+"""GanEvaluator: the TFX component that blesses or rejects a candidate model.
+
+Inputs: the candidate model, the judge, Transform's examples and graph, and optionally the last blessed model
+(Resolver + LatestBlessedModelStrategy) as baseline. Outputs a standard `ModelBlessing` (custom property
+`blessed` and a `BLESSED`/`NOT_BLESSED` file, so the stock Pusher works) and a `ModelEvaluation` holding
+`metrics.json`, `report.html` and `summary.png`.
+"""
+import json
+import logging
+import os
+
+import tensorflow as tf
+from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
+from tfx.dsl.component.experimental.decorators import component
+from tfx.types.standard_artifacts import Examples, Model, ModelBlessing, ModelEvaluation, TransformGraph
+from tfx.utils import path_utils
+
+log = logging.getLogger("vitrine.evaluator")
+
+
+def _serving_dir(model_artifact) -> str:
+    return path_utils.serving_model_path(model_artifact.uri)
+
+
+def run_evaluation(model_dir, judge_dir, examples_uri, transform_graph_uri, output_dir, config: dict,
+                   baseline_dir=None) -> dict:
+    """Evaluates, decides, writes the report; returns {"blessed", "reasons", "metrics", "baseline", "report"}."""
+    from components import eval_report
+    from components.gan_evaluation import Judge, evaluate_model, prepare_real, vocabularies
+    from models.judge import JUDGE_SUMMARY
+
+    attributes = list(config["condition_attributes"])
+    resolution = int(config["resolution"])
+    with tf.io.gfile.GFile(os.path.join(judge_dir, JUDGE_SUMMARY)) as f:
+        judge_summary = json.load(f)
+    judge = Judge(judge_dir)
+    vocab = vocabularies(transform_graph_uri, attributes)
+    real = prepare_real(judge, examples_uri, resolution, attributes, judge_summary)
+    log.info("Evaluating candidate %s on %d generated images and %d edits", model_dir,
+             config["num_samples"], config["num_edits"])
+    candidate = evaluate_model(model_dir, judge, real, vocab, attributes, config["num_samples"], config["num_edits"])
+    baseline_metrics = None
+    if baseline_dir:
+        log.info("Evaluating baseline (last blessed model) %s with the same seeds", baseline_dir)
+        baseline_metrics = evaluate_model(baseline_dir, judge, real, vocab, attributes, config["num_samples"],
+                                          config["num_edits"])["metrics"]
+    metrics = candidate["metrics"]
+    for a in attributes:
+        metrics[f"{a}_real_accuracy"] = {"value": real["eval_accuracy"][a], "higher_is_better": True,
+                                         "note": "judge on real eval images (reference, not gated)"}
+    blessed, reasons = eval_report.evaluate_thresholds(metrics, config.get("thresholds", {}), baseline_metrics,
+                                                       config.get("baseline_tolerance", 0.1))
+    extras = candidate["extras"]
+    grids = {
+        "Generated (rows: requested condition)": _generated_grid(extras, vocab, attributes),
+        "Edits (left: source, right: edited)": _edit_grid(extras, attributes),
+    }
+    report = eval_report.write_report(output_dir, metrics, config.get("thresholds", {}), baseline_metrics, blessed,
+                                      reasons, grids, extras["confusion"])
+    verdict = "BLESSED" if blessed else "NOT BLESSED"
+    log.info("Evaluation: %s%s", verdict, "" if blessed else " — " + "; ".join(reasons))
+    for name, entry in sorted(metrics.items()):
+        log.info("  %-32s %.4f", name, entry["value"])
+    log.info("Evaluation report: %s", report)
+    return {"blessed": blessed, "reasons": reasons, "metrics": metrics, "baseline": baseline_metrics,
+            "report": report}
+
+
+def _generated_grid(extras, vocab, attributes, per_row: int = 8):
+    import numpy as np
+
+    first = attributes[0]
+    rows = []
+    for value_id in sorted(set(extras["requested"][first].tolist()))[:10]:
+        idx = np.where(extras["requested"][first] == value_id)[0][:per_row]
+        row = extras["generated"][idx]
+        if len(row) < per_row:
+            row = np.concatenate([row, np.full((per_row - len(row),) + row.shape[1:], 255, np.uint8)])
+        rows.append(np.concatenate(list(row), axis=1))
+    return np.concatenate(rows, axis=0)
+
+
+def _edit_grid(extras, attributes, count: int = 12):
+    import numpy as np
+
+    pairs = [np.concatenate([s, e], axis=1) for s, e in zip(extras["edit_sources"][:count], extras["edited"][:count])]
+    return np.concatenate(pairs, axis=0)
+
+
+@component
+def GanEvaluator(
+    model: InputArtifact[Model],
+    judge: InputArtifact[Model],
+    examples: InputArtifact[Examples],
+    transform_graph: InputArtifact[TransformGraph],
+    blessing: OutputArtifact[ModelBlessing],
+    evaluation: OutputArtifact[ModelEvaluation],
+    baseline_model: InputArtifact[Model] = None,
+    config_json: Parameter[str] = "{}",
+):
+    config = json.loads(config_json)
+    result = run_evaluation(
+        _serving_dir(model), _serving_dir(judge), examples.uri, transform_graph.uri, evaluation.uri, config,
+        baseline_dir=_serving_dir(baseline_model) if baseline_model is not None else None,
+    )
+    blessing.set_int_custom_property("blessed", 1 if result["blessed"] else 0)
+    blessing.set_string_custom_property("current_model", model.uri)
+    blessing.set_string_custom_property("reasons", "; ".join(result["reasons"]))
+    blessing.set_string_custom_property("report", result["report"])
+    evaluation.set_string_custom_property("report", result["report"])
+    for name, entry in result["metrics"].items():
+        evaluation.set_float_custom_property(name, float(entry["value"]))
+    with tf.io.gfile.GFile(os.path.join(blessing.uri, "BLESSED" if result["blessed"] else "NOT_BLESSED"), "w") as f:
+        f.write("\n".join(result["reasons"]))

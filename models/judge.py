@@ -1,0 +1,125 @@
+"""The judge: an attribute classifier trained on real catalog images by its own Trainer.
+
+The evaluator uses its features for Fréchet/kernel distances (no Inception weights offline) and its
+predictions for attribute-control accuracy and edit success. Export: a SavedModel with signature
+`classify(images: float32 [N,R,R,3] in [-1,1]) -> {"features": [N,F], "<attr>_logits": [N,V]}` and
+`assets.extra/judge.json` holding its accuracy on the real eval split (the reference for generated images).
+"""
+import json
+import logging
+import os
+import time
+from typing import Dict
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers
+
+from models.config import ModelConfig
+from models.export import read_vocabulary
+from models.training import id_feature, load_vocabularies, make_dataset
+
+JUDGE_SUMMARY = os.path.join("assets.extra", "judge.json")
+log = logging.getLogger("vitrine.judge")
+
+
+def build_judge(cfg: ModelConfig, vocab_sizes: Dict[str, int], name: str = "judge") -> keras.Model:
+    """Small conv classifier: shared trunk -> features -> one softmax head per attribute."""
+    image = keras.Input((cfg.resolution, cfg.resolution, 3), name="image")
+    x = image
+    channels = cfg.judge_channels
+    size = cfg.resolution
+    while size > 4:
+        x = layers.Conv2D(channels, 3, padding="same", use_bias=False)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.ReLU()(x)
+        x = layers.Conv2D(channels, 3, strides=2, padding="same", use_bias=False)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.ReLU()(x)
+        channels = min(channels * 2, 256)
+        size //= 2
+    features = layers.GlobalAveragePooling2D(name="features")(x)
+    outputs = {"features": features}
+    dropped = layers.Dropout(0.3)(features)
+    for attribute, size in vocab_sizes.items():
+        outputs[f"{attribute}_logits"] = layers.Dense(size, name=f"{attribute}_logits")(dropped)
+    return keras.Model(image, outputs, name=name)
+
+
+class JudgeModule(tf.Module):
+    def __init__(self, model: keras.Model, resolution: int):
+        super().__init__(name="judge")
+        self.model = model
+        self.resolution = resolution
+
+    @tf.function
+    def classify(self, images):
+        return self.model(images, training=False)
+
+
+def _flip_augment(batch):
+    batch = dict(batch)
+    flip = tf.random.uniform([tf.shape(batch["image"])[0], 1, 1, 1]) < 0.5
+    batch["image"] = tf.where(flip, tf.image.flip_left_right(batch["image"]), batch["image"])
+    return batch
+
+
+def evaluate_accuracy(model, dataset, attributes) -> Dict[str, float]:
+    correct = {a: 0 for a in attributes}
+    total = 0
+    for batch in dataset:
+        outputs = model(batch["image"], training=False)
+        total += int(batch["image"].shape[0])
+        for a in attributes:
+            predicted = np.argmax(outputs[f"{a}_logits"], axis=1)
+            correct[a] += int(np.sum(predicted == batch[id_feature(a)].numpy()))
+    return {a: correct[a] / max(total, 1) for a in attributes}
+
+
+def train_judge(cfg: ModelConfig, train_patterns, eval_patterns, vocabulary_files, export_dir: str) -> dict:
+    keras.utils.set_random_seed(cfg.seed + 1)
+    vocab_sizes = {a: len(read_vocabulary(vocabulary_files[a])) for a in cfg.condition_attributes}
+    model = build_judge(cfg, vocab_sizes)
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss={f"{a}_logits": keras.losses.SparseCategoricalCrossentropy(from_logits=True) for a in vocab_sizes},
+        metrics={f"{a}_logits": ["accuracy"] for a in vocab_sizes},
+    )
+
+    def to_xy(batch):
+        return batch["image"], {f"{a}_logits": batch[id_feature(a)] for a in vocab_sizes}
+
+    train = make_dataset(train_patterns, cfg, cfg.batch_size, training=True, augment=_flip_augment).map(to_xy)
+    started = time.time()
+    log.info("Training the judge for %d steps on real images", cfg.judge_steps)
+    model.fit(train, steps_per_epoch=cfg.judge_steps, epochs=1, verbose=2)
+    seconds = time.time() - started
+    eval_accuracy = evaluate_accuracy(model, make_dataset(eval_patterns, cfg, 64, training=False), list(vocab_sizes))
+    summary = {
+        "real_eval_accuracy": eval_accuracy,
+        "vocab_sizes": vocab_sizes,
+        "chance_accuracy": {a: 1.0 / n for a, n in vocab_sizes.items()},
+        "steps": cfg.judge_steps,
+        "train_seconds": round(seconds, 2),
+        "resolution": cfg.resolution,
+    }
+    log.info("Judge accuracy on real eval images: %s", {a: round(v, 3) for a, v in eval_accuracy.items()})
+    module = JudgeModule(model, cfg.resolution)
+    spec = tf.TensorSpec([None, cfg.resolution, cfg.resolution, 3], tf.float32, name="images")
+    tf.saved_model.save(module, export_dir, signatures={"classify": module.classify.get_concrete_function(spec)})
+    tf.io.gfile.makedirs(os.path.join(export_dir, "assets.extra"))
+    with tf.io.gfile.GFile(os.path.join(export_dir, JUDGE_SUMMARY), "w") as f:
+        json.dump(summary, f, indent=2)
+    return summary
+
+
+def run_fn(fn_args) -> None:
+    """TFX Trainer entry point for the judge."""
+    import tensorflow_transform as tft
+
+    logging.getLogger().setLevel(logging.INFO)
+    cfg = ModelConfig.from_dict(fn_args.custom_config["model"])
+    tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
+    vocabulary_files = load_vocabularies(tf_transform_output, cfg.condition_attributes)
+    train_judge(cfg, fn_args.train_files, fn_args.eval_files, vocabulary_files, fn_args.serving_model_dir)

@@ -1,0 +1,345 @@
+"""Trainer `run_fn` for the conditional generator + editor (+ shared discriminator).
+
+Referenced by import path `models.training.run_fn`. What it does:
+- reads Transform's output (float images in [-1, 1], vocabulary ids) with light input augmentation;
+- trains `VitrineGAN` under a `tf.distribute` strategy (MirroredStrategy on several GPUs, default otherwise),
+  optionally with mixed precision and XLA;
+- checkpoints every `checkpoint_every` steps and resumes from the newest checkpoint after a kill;
+- warm-starts from the last blessed model (`fn_args.base_model`) when the pipeline provides one;
+- logs progress (steps, images/s, ETA, losses), TensorBoard scalars and sample grids;
+- exports the serving SavedModel (EMA generator + editor, string signatures) and Keras weights for warm starts.
+"""
+import hashlib
+import json
+import logging
+import os
+import time
+from typing import Dict, List, Optional
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from models.config import ModelConfig
+from models.export import export_saved_model, read_vocabulary
+
+KERAS_WEIGHTS_DIR = os.path.join("assets.extra", "keras")
+TRAINING_SUMMARY = os.path.join("assets.extra", "vitrine.json")
+NETWORKS = ("generator", "ema_generator", "editor", "discriminator")
+
+log = logging.getLogger("vitrine.training")
+
+
+# -- data ------------------------------------------------------------------------------------------
+def id_feature(attribute: str) -> str:
+    return f"{attribute}_id"
+
+
+def feature_spec(cfg: ModelConfig) -> Dict[str, tf.io.FixedLenFeature]:
+    spec = {"image": tf.io.FixedLenFeature([cfg.resolution, cfg.resolution, 3], tf.float32)}
+    for attribute in cfg.condition_attributes:
+        spec[id_feature(attribute)] = tf.io.FixedLenFeature([], tf.int64)
+    return spec
+
+
+def _expand(patterns) -> List[str]:
+    files = []
+    for pattern in [patterns] if isinstance(patterns, str) else patterns:
+        files.extend(sorted(tf.io.gfile.glob(pattern)) or ([pattern] if tf.io.gfile.exists(pattern) else []))
+    if not files:
+        raise FileNotFoundError(f"No transformed examples match {patterns}")
+    return files
+
+
+def _gz_files(patterns) -> List[str]:
+    files = []
+    for path in _expand(patterns):
+        files.extend(sorted(tf.io.gfile.glob(os.path.join(path, "*.gz"))) if tf.io.gfile.isdir(path) else [path])
+    return files
+
+
+def make_dataset(patterns, cfg: ModelConfig, batch_size: int, training: bool, augment=None) -> tf.data.Dataset:
+    """Transformed examples -> batches {"image": [B,R,R,3], "<attr>_id": [B]}; repeats and shuffles when training."""
+    spec = feature_spec(cfg)
+    dataset = tf.data.TFRecordDataset(_gz_files(patterns), compression_type="GZIP")
+    if training:
+        dataset = dataset.shuffle(4096, seed=cfg.seed, reshuffle_each_iteration=True).repeat()
+    dataset = dataset.batch(batch_size, drop_remainder=training)
+
+    def parse(serialized):
+        features = tf.io.parse_example(serialized, spec)
+        checks = [
+            tf.debugging.assert_non_negative(
+                features[id_feature(a)],
+                message=f"{a} id < 0: a value outside the vocabulary reached training "
+                        "(vocabularies are analysed over every split; check Transform's splits_config)",
+            )
+            for a in cfg.condition_attributes
+        ]
+        with tf.control_dependencies(checks):
+            features["image"] = tf.identity(features["image"])
+        return features
+
+    dataset = dataset.map(parse, num_parallel_calls=tf.data.AUTOTUNE)
+    if training and augment is not None:
+        dataset = dataset.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def load_vocabularies(tf_transform_output, attributes) -> Dict[str, str]:
+    return {a: tf_transform_output.vocabulary_file_by_name(a) for a in attributes}
+
+
+# -- mechanics -------------------------------------------------------------------------------------
+def choose_strategy() -> tf.distribute.Strategy:
+    gpus = tf.config.list_logical_devices("GPU")
+    if len(gpus) > 1:
+        log.info("Training on %d GPUs with MirroredStrategy", len(gpus))
+        return tf.distribute.MirroredStrategy()
+    log.info("Training on %s with the default strategy", gpus[0].name if gpus else "CPU")
+    return tf.distribute.get_strategy()
+
+
+def configure_precision(cfg: ModelConfig) -> ModelConfig:
+    if cfg.mixed_precision and not tf.config.list_logical_devices("GPU"):
+        log.warning("mixed_precision requested but no GPU is visible: training in float32")
+        cfg = cfg.replace(mixed_precision=False)
+    keras.mixed_precision.set_global_policy("mixed_float16" if cfg.mixed_precision else "float32")
+    return cfg
+
+
+def save_networks(gan, directory: str) -> None:
+    tf.io.gfile.makedirs(directory)
+    for name in NETWORKS:
+        getattr(gan, name).save_weights(os.path.join(directory, f"{name}.weights.h5"))
+
+
+def load_networks(gan, directory: str) -> List[str]:
+    """Loads whichever network weights exist in `directory`; returns their names."""
+    loaded = []
+    for name in NETWORKS:
+        path = os.path.join(directory, f"{name}.weights.h5")
+        if tf.io.gfile.exists(path):
+            getattr(gan, name).load_weights(path)
+            loaded.append(name)
+    return loaded
+
+
+class Checkpoints:
+    """Step-numbered checkpoints of the networks (and the step) in `directory`, keeping the newest few.
+
+    Network weights (G, EMA G, E, D) are restored on resume; optimizer moments restart from zero, which
+    Adam recovers from within a few steps and keeps checkpoints small and Keras-version independent."""
+
+    def __init__(self, directory: str, keep: int = 2):
+        self.directory = directory
+        self.keep = keep
+        tf.io.gfile.makedirs(directory)
+
+    def steps(self) -> List[int]:
+        found = []
+        for name in tf.io.gfile.listdir(self.directory):
+            name = name.rstrip("/")
+            if name.startswith("step-") and tf.io.gfile.exists(os.path.join(self.directory, name, "DONE")):
+                found.append(int(name[len("step-"):]))
+        return sorted(found)
+
+    def save(self, gan, step: int) -> None:
+        path = os.path.join(self.directory, f"step-{step:08d}")
+        save_networks(gan, path)
+        with tf.io.gfile.GFile(os.path.join(path, "DONE"), "w") as f:  # written last: a killed save is ignored
+            f.write(str(step))
+        for old in self.steps()[:-self.keep]:
+            tf.io.gfile.rmtree(os.path.join(self.directory, f"step-{old:08d}"))
+
+    def restore_latest(self, gan) -> int:
+        steps = self.steps()
+        if not steps:
+            return 0
+        load_networks(gan, os.path.join(self.directory, f"step-{steps[-1]:08d}"))
+        return steps[-1]
+
+
+def condition_grid_inputs(cfg: ModelConfig, vocab_sizes: Dict[str, int], rows: int, cols: int, seed: int):
+    """Fixed latents and conditions for sample grids: row r shows value r of the first attribute,
+    column c value c of the second (or random values of further attributes)."""
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((rows * cols, cfg.z_dim)).astype("float32")
+    conditions = {}
+    for index, attribute in enumerate(cfg.condition_attributes):
+        size = vocab_sizes[attribute]
+        if index == 0:
+            ids = np.repeat(np.arange(rows) % size, cols)
+        elif index == 1:
+            ids = np.tile(np.arange(cols) % size, rows)
+        else:
+            ids = rng.integers(0, size, rows * cols)
+        conditions[attribute] = np.eye(size, dtype="float32")[ids]
+    return {"z": z, **conditions}
+
+
+def tile(images: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """[rows*cols, H, W, 3] in [-1, 1] -> one uint8 image."""
+    images = np.clip((np.asarray(images, dtype="float32") + 1.0) * 127.5, 0, 255).astype("uint8")
+    n, h, w, c = images.shape
+    return images.reshape(rows, cols, h, w, c).transpose(0, 2, 1, 3, 4).reshape(rows * h, cols * w, c)
+
+
+class ProgressLogger(keras.callbacks.Callback):
+    """Readable progress for people watching a long run: step, images/s, ETA, losses; plus TensorBoard
+    scalars, sample grids and checkpoints."""
+
+    def __init__(self, cfg, total_steps, start_step, checkpoints, grid_inputs, sample_dir, writer):
+        super().__init__()
+        self.cfg, self.total, self.step = cfg, total_steps, start_step
+        self.checkpoints, self.grid_inputs, self.sample_dir, self.writer = checkpoints, grid_inputs, sample_dir, writer
+        self.started = time.time()
+        self.start_step = start_step
+        self.last_logs = {}
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step += 1
+        logs = {k: float(v) for k, v in (logs or {}).items()}
+        self.last_logs = logs
+        done = self.step - self.start_step
+        if self.step % self.cfg.log_every == 0 or self.step == self.total:
+            elapsed = max(time.time() - self.started, 1e-6)
+            rate = done * self.cfg.batch_size / elapsed
+            eta = (self.total - self.step) * elapsed / max(done, 1)
+            losses = " ".join(f"{k}={v:.3f}" for k, v in sorted(logs.items()))
+            log.info("step %d/%d (%.0f%%)  %.1f img/s  ETA %.0fs  %s", self.step, self.total,
+                     100.0 * self.step / self.total, rate, eta, losses)
+            with self.writer.as_default(step=self.step):
+                for key, value in logs.items():
+                    tf.summary.scalar(key, value)
+                tf.summary.scalar("images_per_second", rate)
+        if self.step % self.cfg.sample_every == 0 or self.step == self.total:
+            self.write_samples()
+        if self.step % self.cfg.checkpoint_every == 0 or self.step == self.total:
+            self.checkpoints.save(self.model, self.step)
+
+    def write_samples(self):
+        from PIL import Image  # only needed here
+
+        rows = self.grid_inputs["__rows__"]
+        cols = self.grid_inputs["__cols__"]
+        inputs = {k: v for k, v in self.grid_inputs.items() if not k.startswith("__")}
+        images = self.model.ema_generator(inputs, training=False)
+        grid = tile(np.asarray(images), rows, cols)
+        path = os.path.join(self.sample_dir, f"samples-{self.step:08d}.png")
+        with tf.io.gfile.GFile(path, "wb") as f:
+            Image.fromarray(grid).save(f, format="PNG")
+        with self.writer.as_default(step=self.step):
+            tf.summary.image("samples", grid[None], max_outputs=1)
+
+
+# -- the training entry point -----------------------------------------------------------------------
+def build_gan(cfg: ModelConfig, vocab_sizes: Dict[str, int]):
+    from models.gan import VitrineGAN
+    from models.networks import build_discriminator, build_editor, build_generator
+
+    gan = VitrineGAN(
+        build_generator(cfg, vocab_sizes),
+        build_editor(cfg, vocab_sizes),
+        build_discriminator(cfg, vocab_sizes),
+        cfg,
+        vocab_sizes,
+    )
+    gan.compile(jit_compile=cfg.jit_compile)
+    return gan
+
+
+def train(
+    cfg: ModelConfig,
+    train_patterns,
+    vocabulary_files: Dict[str, str],
+    work_dir: str,
+    serving_dir: Optional[str] = None,
+    base_model: Optional[str] = None,
+) -> dict:
+    """Trains (resuming from `work_dir/checkpoints` if present) and exports to `serving_dir`. Returns a summary."""
+    from models.augment import augment_batch
+
+    keras.utils.set_random_seed(cfg.seed)
+    cfg = configure_precision(cfg)
+    vocab_sizes = {a: len(read_vocabulary(vocabulary_files[a])) for a in cfg.condition_attributes}
+    strategy = choose_strategy()
+    global_batch = cfg.batch_size * strategy.num_replicas_in_sync
+    dataset = make_dataset(train_patterns, cfg, global_batch, training=True, augment=augment_batch)
+
+    with strategy.scope():
+        gan = build_gan(cfg, vocab_sizes)
+
+    checkpoints = Checkpoints(os.path.join(work_dir, "checkpoints"))
+    start_step = checkpoints.restore_latest(gan)
+    warm_started = []
+    if start_step:
+        log.info("Resuming from checkpoint at step %d", start_step)
+    elif base_model:
+        warm_started = load_networks(gan, os.path.join(base_model, KERAS_WEIGHTS_DIR))
+        if warm_started:
+            log.info("Warm start from %s: loaded %s", base_model, ", ".join(warm_started))
+        else:
+            log.warning("Base model %s has no Keras weights (%s); training from scratch", base_model, KERAS_WEIGHTS_DIR)
+
+    sample_dir = os.path.join(work_dir, "samples")
+    tf.io.gfile.makedirs(sample_dir)
+    writer = tf.summary.create_file_writer(os.path.join(work_dir, "tensorboard"))
+    rows = min(8, vocab_sizes[cfg.condition_attributes[0]])
+    cols = min(8, vocab_sizes[cfg.condition_attributes[1]]) if len(cfg.condition_attributes) > 1 else 8
+    grid_inputs = condition_grid_inputs(cfg, vocab_sizes, rows, cols, cfg.seed)
+    grid_inputs.update({"__rows__": rows, "__cols__": cols})
+    progress = ProgressLogger(cfg, cfg.train_steps, start_step, checkpoints, grid_inputs, sample_dir, writer)
+
+    remaining = cfg.train_steps - start_step
+    started = time.time()
+    if remaining > 0:
+        log.info("Training %d steps (batch %d, %dx%d, %s) from step %d", remaining, global_batch,
+                 cfg.resolution, cfg.resolution, ", ".join(f"{a}: {n}" for a, n in vocab_sizes.items()), start_step)
+        gan.fit(dataset, steps_per_epoch=remaining, epochs=1, verbose=0, callbacks=[progress])
+    seconds = time.time() - started
+    summary = {
+        "config": cfg.to_dict(),
+        "vocab_sizes": vocab_sizes,
+        "steps": cfg.train_steps,
+        "resumed_from_step": start_step,
+        "warm_started": warm_started,
+        "train_seconds": round(seconds, 2),
+        "images_per_second": round(remaining * global_batch / seconds, 2) if remaining > 0 and seconds > 0 else None,
+        "final_losses": progress.last_logs,
+        "replicas": strategy.num_replicas_in_sync,
+    }
+    if serving_dir:
+        export(gan, cfg, vocabulary_files, serving_dir, summary)
+    return summary
+
+
+def export(gan, cfg: ModelConfig, vocabulary_files: Dict[str, str], serving_dir: str, summary: dict) -> None:
+    export_saved_model(serving_dir, gan.ema_generator, gan.editor, vocabulary_files, cfg.resolution, cfg.z_dim)
+    save_networks(gan, os.path.join(serving_dir, KERAS_WEIGHTS_DIR))
+    with tf.io.gfile.GFile(os.path.join(serving_dir, TRAINING_SUMMARY), "w") as f:
+        json.dump(summary, f, indent=2)
+    log.info("Exported serving model to %s", serving_dir)
+
+
+def run_fn(fn_args) -> None:
+    """TFX Trainer entry point (GenericExecutor)."""
+    import tensorflow_transform as tft  # sets TF_USE_LEGACY_KERAS=1; model code uses `import keras` (Keras 3)
+
+    logging.getLogger().setLevel(logging.INFO)
+    custom = fn_args.custom_config or {}
+    cfg = ModelConfig.from_dict(custom["model"])
+    if fn_args.train_steps:
+        cfg = cfg.replace(train_steps=int(fn_args.train_steps))
+    tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
+    vocabulary_files = load_vocabularies(tf_transform_output, cfg.condition_attributes)
+    # Checkpoints live in a folder that survives a retried execution when the pipeline provides one; it is keyed
+    # by the training data and configuration, so a retry resumes while a new span or preset starts afresh.
+    work_dir = fn_args.model_run_dir
+    if custom.get("checkpoint_dir"):
+        key = hashlib.sha256(json.dumps([list(fn_args.train_files), cfg.to_dict()], sort_keys=True).encode())
+        work_dir = os.path.join(custom["checkpoint_dir"], key.hexdigest()[:16])
+    summary = train(cfg, fn_args.train_files, vocabulary_files, work_dir, fn_args.serving_model_dir,
+                    base_model=getattr(fn_args, "base_model", None))
+    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, "training_summary.json"), "w") as f:
+        json.dump(summary, f, indent=2)
