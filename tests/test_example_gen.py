@@ -1,0 +1,111 @@
+"""The catalog ExampleGen run for real: LocalDagRunner + SQLite MLMD on a small catalog with bad rows."""
+import csv
+import glob
+import os
+import shutil
+
+import pytest
+
+from test_catalog import make_bad_catalog
+
+
+def _run_example_gen(catalog_dir, work_dir, **kwargs):
+    from tfx.orchestration import metadata, pipeline
+    from tfx.orchestration.local import local_dag_runner
+
+    from components.catalog_example_gen import make_catalog_example_gen
+
+    example_gen = make_catalog_example_gen(str(catalog_dir), **kwargs)
+    metadata_path = os.path.join(work_dir, "metadata.db")
+    local_dag_runner.LocalDagRunner().run(pipeline.Pipeline(
+        pipeline_name="catalog-example-gen-test",
+        pipeline_root=os.path.join(work_dir, "root"),
+        components=[example_gen],
+        metadata_connection_config=metadata.sqlite_metadata_connection_config(metadata_path),
+        enable_cache=False,
+    ))
+    return _latest_examples(metadata_path)
+
+
+def _latest_examples(metadata_path):
+    from ml_metadata import metadata_store
+    from tfx.orchestration import metadata
+
+    store = metadata_store.MetadataStore(metadata.sqlite_metadata_connection_config(metadata_path))
+    artifacts = store.get_artifacts_by_type("Examples")
+    assert artifacts, "ExampleGen produced no Examples artifact"
+    return max(artifacts, key=lambda a: a.id)
+
+
+def _read_split(uri, split):
+    import tensorflow as tf
+
+    files = glob.glob(os.path.join(uri, f"Split-{split}", "*.gz"))
+    assert files, f"no records in Split-{split}"
+    return [tf.train.Example.FromString(r.numpy())
+            for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
+
+
+def _feature(example, name):
+    feature = example.features.feature[name]
+    return feature.bytes_list.value[0] if feature.HasField("bytes_list") else feature.int64_list.value[0]
+
+
+@pytest.fixture(scope="module")
+def bad_catalog(sample_catalog, tmp_path_factory):
+    root = tmp_path_factory.mktemp("catalog") / "drop"
+    expected = make_bad_catalog(sample_catalog, root, n_good=40)
+    return root, expected
+
+
+def test_example_gen_writes_examples_and_quarantine(bad_catalog, tmp_path, capfd):
+    catalog_dir, expected = bad_catalog
+    artifact = _run_example_gen(catalog_dir, str(tmp_path))
+    uri = artifact.uri
+    train, evaluation = _read_split(uri, "train"), _read_split(uri, "eval")
+    assert len(train) + len(evaluation) == 41 and len(evaluation) >= 1
+
+    example = train[0]
+    names = set(example.features.feature)
+    assert {"image", "id", "width", "height", "gender", "articleType", "baseColour", "season", "year", "usage",
+            "productDisplayName", "masterCategory", "subCategory"} == names
+    image_id = _feature(example, "id").decode()
+    assert _feature(example, "image") == (catalog_dir / "images" / f"{image_id}.jpg").read_bytes()
+    assert _feature(example, "width") > 32 and _feature(example, "height") > 32
+    na_row = next(e for e in train + evaluation if _feature(e, "id") == b"900006")
+    assert _feature(na_row, "season") == b"NA"
+
+    with open(os.path.join(uri, "quarantine.csv"), newline="") as f:
+        rows = list(csv.DictReader(f))
+    got = {}
+    for r in rows:
+        got.setdefault(r["reason"], []).append(r["id"])
+    assert got == expected and all(r["detail"] for r in rows)
+
+    props = artifact.custom_properties
+    assert props["catalog_kept"].int_value == 41
+    assert props["catalog_quarantined"].int_value == 8
+    assert props["catalog_quarantine_unreadable_image"].int_value == 2
+    assert len(props["catalog_fingerprint"].string_value) == 64
+    assert "catalog: kept 41 rows, quarantined 8 (" in capfd.readouterr().out
+
+
+def test_example_gen_uses_latest_span(sample_catalog, bad_catalog, tmp_path):
+    catalog_dir, _ = bad_catalog
+    span_root = tmp_path / "spans"
+    shutil.copytree(catalog_dir, span_root / "span-1")
+    # span 2: only the first 5 good rows of span 1, with a condition that quarantines nothing new
+    (span_root / "span-2" / "images").mkdir(parents=True)
+    lines = (catalog_dir / "styles.csv").read_text().splitlines()[:6]
+    for line in lines[1:]:
+        image = f"{line.split(',')[0]}.jpg"
+        shutil.copy(catalog_dir / "images" / image, span_root / "span-2" / "images" / image)
+    (span_root / "span-2" / "styles.csv").write_text("\n".join(lines) + "\n")
+
+    artifact = _run_example_gen(span_root, str(tmp_path / "work"), splits={"train": 1, "eval": 1})
+    assert artifact.custom_properties["span"].int_value == 2
+    assert artifact.custom_properties["catalog_kept"].int_value == 5
+    assert artifact.custom_properties["catalog_quarantined"].int_value == 0
+    n = sum(len(_read_split(artifact.uri, s)) for s in ("train", "eval"))
+    assert n == 5
+    assert open(os.path.join(artifact.uri, "quarantine.csv")).read().strip() == "row,id,reason,detail"
