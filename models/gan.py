@@ -1,0 +1,193 @@
+"""VitrineGAN: joint training of generator G, editor E and a shared discriminator D (the "co-design").
+
+One `train_step` = a D step (real vs. G fakes vs. E edits, hinge + R1 + auxiliary classification on reals),
+then a G step and an E step from the same forward pass (separate optimizers). The editor learns from
+  * adversarial + target-attribute classification on edits of real images,
+  * paired supervision G gives for free: E(G(z, c1), c2) ≈ G(z, c2) (G stopped),
+  * cycle consistency E(E(x, c2), c1) ≈ x,
+  * "keep" handling: with cfg.keep_prob an attribute of the target is all-zeros (= keep as is) and the
+    source label becomes its classification/pairing target.
+Losses are averaged per replica and divided by the replica count, since gradients are summed across replicas.
+"""
+from typing import Dict, Mapping, Optional
+
+import keras
+import tensorflow as tf
+
+from models import losses
+from models.augment import diff_augment, parse_policy
+from models.config import ModelConfig
+
+
+def one_hot_conditions(ids: Mapping[str, tf.Tensor], vocab_sizes: Mapping[str, int]) -> Dict[str, tf.Tensor]:
+    """{"<attr>_id" or "<attr>": int [B]} -> {attr: float32 one-hot [B, V]} for every attr in vocab_sizes.
+
+    Ids must be in [0, V): an id of -1 (unknown value) gives an all-zero row, i.e. "keep"/"unconditioned".
+    """
+    out = {}
+    for attr, size in vocab_sizes.items():
+        key = f"{attr}_id" if f"{attr}_id" in ids else attr
+        if key not in ids:
+            raise ValueError(f"No ids for attribute {attr!r}: expected key '{attr}_id' or '{attr}', got {sorted(ids)}")
+        out[attr] = tf.one_hot(tf.reshape(tf.cast(ids[key], tf.int32), [-1]), int(size), dtype=tf.float32)
+    return out
+
+
+def _make_optimizer(lr, cfg: ModelConfig, name):
+    opt = keras.optimizers.Adam(learning_rate=lr, beta_1=cfg.beta1, beta_2=cfg.beta2,
+                                global_clipnorm=cfg.grad_clip_norm or None, name=name)
+    if cfg.mixed_precision:
+        opt = keras.optimizers.LossScaleOptimizer(opt, name=f"{name}_loss_scale")
+    return opt
+
+
+class VitrineGAN(keras.Model):
+    """keras.Model whose `fit` trains G, E and D jointly; `ema_generator` is the export copy of G."""
+
+    def __init__(self, generator: keras.Model, editor: keras.Model, discriminator: keras.Model,
+                 cfg: ModelConfig, vocab_sizes: Mapping[str, int], **kwargs):
+        super().__init__(**kwargs)
+        self.generator = generator
+        self.editor = editor
+        self.discriminator = discriminator
+        self.cfg = cfg
+        self.attributes = tuple(cfg.condition_attributes)
+        self.vocab_sizes = {a: int(vocab_sizes[a]) for a in self.attributes}
+        parse_policy(cfg.diffaugment)
+        self.ema_generator = keras.models.clone_model(generator)
+        self.ema_generator.set_weights(generator.get_weights())
+        self.ema_generator.trainable = False
+        names = ["d_loss", "g_loss", "e_loss", "d_real", "d_fake", "r1", "d_cls", "g_cls", "e_adv", "e_cls",
+                 "pair_l1", "cycle_l1", "mask_mean"]
+        self.trackers = {n: keras.metrics.Mean(name=n) for n in names}
+
+    def compile(self, g_optimizer=None, e_optimizer=None, d_optimizer=None, **kwargs):
+        cfg = self.cfg
+        kwargs.setdefault("jit_compile", cfg.jit_compile)
+        super().compile(**kwargs)
+        self.g_optimizer = g_optimizer or _make_optimizer(cfg.g_lr, cfg, "g_adam")
+        self.e_optimizer = e_optimizer or _make_optimizer(cfg.e_lr, cfg, "e_adam")
+        self.d_optimizer = d_optimizer or _make_optimizer(cfg.d_lr, cfg, "d_adam")
+        for opt, net in ((self.g_optimizer, self.generator), (self.e_optimizer, self.editor),
+                         (self.d_optimizer, self.discriminator)):
+            opt.build(net.trainable_variables)
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def call(self, inputs, training=False):
+        """Generates with the EMA generator: inputs {"z", <attr>: weights}."""
+        return self.ema_generator(inputs, training=training)
+
+    # -- helpers -----------------------------------------------------------------------------------------
+    def _d(self, images, conditions, training=True):
+        return self.discriminator({"image": images, **conditions}, training=training)
+
+    def _edit(self, images, conditions, training=True):
+        strength = tf.ones([tf.shape(images)[0], 1], tf.float32)
+        return self.editor({"image": images, **conditions, "strength": strength}, training=training)
+
+    def _augment(self, images):
+        return diff_augment(images, self.cfg.diffaugment) if self.cfg.diffaugment else images
+
+    def _scale(self, optimizer, loss):
+        """Loss-scales for mixed precision; must run inside the tape so the scaling is differentiated."""
+        return optimizer.scale_loss(loss) if self.cfg.mixed_precision else loss
+
+    def _apply(self, optimizer, tape, scaled_loss, variables):
+        grads = tape.gradient(scaled_loss, variables)
+        optimizer.apply_gradients(zip(grads, variables))
+
+    def _update_ema(self):
+        decay = self.cfg.ema_decay
+        pairs = [(e.value, g.value) for e, g in zip(self.ema_generator.weights, self.generator.weights)]
+
+        def update(strategy, pairs):
+            for ema_var, var in pairs:
+                strategy.extended.update(ema_var, lambda v, w: v.assign(decay * v + (1.0 - decay) * tf.cast(w, v.dtype)),
+                                         args=(var,), group=False)
+
+        tf.__internal__.distribute.interim.maybe_merge_call(update, tf.distribute.get_strategy(), pairs)
+
+    def _sample_conditions(self, batch, real):
+        """Target conditions: the batch's own label combinations, shuffled (keeps the joint distribution)."""
+        perm = tf.argsort(tf.random.uniform([batch]))
+        return {a: tf.gather(real[a], perm) for a in self.attributes}
+
+    # -- training ----------------------------------------------------------------------------------------
+    def train_step(self, data):
+        if isinstance(data, (tuple, list)):
+            data = data[0]
+        cfg = self.cfg
+        real = tf.cast(data["image"], tf.float32)
+        batch = tf.shape(real)[0]
+        per_replica = 1.0 / tf.cast(tf.distribute.get_strategy().num_replicas_in_sync, tf.float32)
+        c_real = one_hot_conditions(data, self.vocab_sizes)
+        c_gen = self._sample_conditions(batch, c_real)
+        c_tgt = self._sample_conditions(batch, c_real)
+        keep = {a: tf.cast(tf.random.uniform([batch, 1]) < cfg.keep_prob, tf.float32) for a in self.attributes}
+        c_tgt_in = {a: c_tgt[a] * (1.0 - keep[a]) for a in self.attributes}  # zeros = keep
+        c_tgt_eff = {a: c_tgt_in[a] + keep[a] * c_real[a] for a in self.attributes}  # what the edit should show
+        c_src_in = {a: c_real[a] * (1.0 - keep[a]) for a in self.attributes}  # cycle back; kept stay kept
+        c_pair_eff = {a: c_tgt_in[a] + keep[a] * c_gen[a] for a in self.attributes}
+        z = tf.random.normal([batch, cfg.z_dim])
+        cat = lambda *ds: {a: tf.concat([d[a] for d in ds], 0) for a in self.attributes}  # noqa: E731
+
+        # ---- D step
+        fake = self.generator({"z": z, **c_gen}, training=True)
+        edited = self._edit(real, c_tgt_in)["image"]
+        images = tf.concat([real, tf.stop_gradient(fake), tf.stop_gradient(edited)], 0)
+        conds = cat(c_real, c_gen, c_tgt_eff)
+        with tf.GradientTape() as d_tape:
+            augmented = self._augment(images)
+            with tf.GradientTape(watch_accessed_variables=False) as r1_tape:
+                r1_tape.watch(augmented)
+                out = self._d(augmented, conds)
+                real_sum = tf.reduce_sum(out["adv"][:batch])
+            r1_grads = r1_tape.gradient(real_sum, augmented)[:batch]
+            adv = out["adv"]
+            d_real, d_fake_g = losses.d_hinge(adv[:batch], adv[batch:2 * batch])
+            _, d_fake_e = losses.d_hinge(adv[:batch], adv[2 * batch:])
+            d_adv = tf.reduce_mean(d_real) + 0.5 * (tf.reduce_mean(d_fake_g) + tf.reduce_mean(d_fake_e))
+            r1 = tf.reduce_mean(losses.r1_penalty(r1_grads))
+            d_cls = tf.add_n([tf.reduce_mean(losses.soft_cross_entropy(c_real[a], out[a][:batch]))
+                              for a in self.attributes])
+            d_loss = d_adv + 0.5 * cfg.r1_gamma * r1 + cfg.cls_weight * d_cls
+            d_scaled = self._scale(self.d_optimizer, d_loss * per_replica)
+        self._apply(self.d_optimizer, d_tape, d_scaled, self.discriminator.trainable_variables)
+
+        # ---- G and E steps (one forward, two optimizers)
+        with tf.GradientTape(persistent=True) as tape:
+            fake = self.generator({"z": z, **c_gen}, training=True)
+            edit_out = self._edit(real, c_tgt_in)
+            edited = edit_out["image"]
+            out = self._d(self._augment(tf.concat([fake, edited], 0)), cat(c_gen, c_tgt_eff))
+            adv = out["adv"]
+            g_adv = tf.reduce_mean(losses.g_hinge(adv[:batch]))
+            g_cls = tf.add_n([tf.reduce_mean(losses.soft_cross_entropy(c_gen[a], out[a][:batch]))
+                              for a in self.attributes])
+            g_loss = g_adv + cfg.cls_weight * g_cls
+            e_adv = tf.reduce_mean(losses.g_hinge(adv[batch:]))
+            e_cls = tf.add_n([tf.reduce_mean(losses.soft_cross_entropy(c_tgt_eff[a], out[a][batch:]))
+                              for a in self.attributes])
+            # co-design: G supplies the pair (same z, target attributes) for free
+            pair_source = tf.stop_gradient(fake)
+            pair_target = tf.stop_gradient(self.generator({"z": z, **c_pair_eff}, training=True))
+            pair_l1 = tf.reduce_mean(losses.masked_l1(self._edit(pair_source, c_tgt_in)["image"], pair_target))
+            cycle_l1 = tf.reduce_mean(losses.masked_l1(self._edit(edited, c_src_in)["image"], real))
+            e_loss = e_adv + cfg.cls_weight * e_cls + cfg.pair_weight * pair_l1 + cfg.cycle_weight * cycle_l1
+            g_scaled = self._scale(self.g_optimizer, g_loss * per_replica)
+            e_scaled = self._scale(self.e_optimizer, e_loss * per_replica)
+        self._apply(self.g_optimizer, tape, g_scaled, self.generator.trainable_variables)
+        self._apply(self.e_optimizer, tape, e_scaled, self.editor.trainable_variables)
+        del tape
+        self._update_ema()
+
+        values = {"d_loss": d_loss, "g_loss": g_loss, "e_loss": e_loss, "d_real": tf.reduce_mean(d_real),
+                  "d_fake": 0.5 * (tf.reduce_mean(d_fake_g) + tf.reduce_mean(d_fake_e)), "r1": r1, "d_cls": d_cls,
+                  "g_cls": g_cls, "e_adv": e_adv, "e_cls": e_cls, "pair_l1": pair_l1, "cycle_l1": cycle_l1,
+                  "mask_mean": tf.reduce_mean(edit_out["mask"])}
+        for name, value in values.items():
+            self.trackers[name].update_state(value)
+        return {name: tracker.result() for name, tracker in self.trackers.items()}

@@ -1,0 +1,41 @@
+"""GAN losses. Each returns a per-example vector [B] so the caller controls the (distribution-aware) reduction."""
+import tensorflow as tf
+
+
+def d_hinge(real_logits, fake_logits):
+    """Discriminator hinge loss terms: relu(1 - D(real)), relu(1 + D(fake)); each [B]."""
+    return (tf.nn.relu(1.0 - tf.reshape(real_logits, [-1])), tf.nn.relu(1.0 + tf.reshape(fake_logits, [-1])))
+
+
+def g_hinge(fake_logits):
+    """Generator hinge loss -D(fake), [B]."""
+    return -tf.reshape(fake_logits, [-1])
+
+
+def d_nonsaturating(real_logits, fake_logits):
+    return (tf.nn.softplus(-tf.reshape(real_logits, [-1])), tf.nn.softplus(tf.reshape(fake_logits, [-1])))
+
+
+def g_nonsaturating(fake_logits):
+    return tf.nn.softplus(-tf.reshape(fake_logits, [-1]))
+
+
+def r1_penalty(gradients):
+    """R1: ||∇_x D(x_real)||², [B]; multiply by gamma / 2 (done by the caller)."""
+    return tf.reduce_sum(tf.square(tf.cast(gradients, tf.float32)), axis=[1, 2, 3])
+
+
+def soft_cross_entropy(target_weights, logits):
+    """Cross-entropy against a weights vector [B, V] (one-hot or a mix); rows of all zeros contribute 0. [B]."""
+    target_weights = tf.cast(target_weights, tf.float32)
+    return -tf.reduce_sum(target_weights * tf.nn.log_softmax(tf.cast(logits, tf.float32)), axis=-1)
+
+
+def masked_l1(a, b, mask=None):
+    """Mean absolute difference per example, [B]; with mask [B,H,W,1] only where mask > 0 (weighted)."""
+    diff = tf.abs(tf.cast(a, tf.float32) - tf.cast(b, tf.float32))
+    if mask is None:
+        return tf.reduce_mean(diff, axis=[1, 2, 3])
+    mask = tf.cast(mask, tf.float32)
+    total = tf.reduce_sum(diff * mask, axis=[1, 2, 3])
+    return total / (tf.reduce_sum(mask, axis=[1, 2, 3]) * tf.cast(tf.shape(diff)[-1], tf.float32) + 1e-6)
