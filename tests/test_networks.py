@@ -1,0 +1,90 @@
+"""Shapes, dtypes and contracts of the Vitrine networks (ARCHITECTURE.md §Networks)."""
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+tf = pytest.importorskip("tensorflow")
+
+from models import networks  # noqa: E402
+from models.config import ModelConfig  # noqa: E402
+
+VOCAB = {"articleType": 5, "baseColour": 4}
+BATCH = 4
+
+
+def _cfg(resolution):
+    return ModelConfig(resolution=resolution, z_dim=16, embed_dim=8, gen_channels=32, disc_channels=8,
+                       editor_channels=8)
+
+
+def _conditions(ids=(0, 1, 2, 3)):
+    return {a: tf.one_hot(list(ids), v) for a, v in VOCAB.items()}
+
+
+@pytest.mark.parametrize("resolution", [16, 32])
+def test_network_shapes_and_dtypes(resolution):
+    cfg = _cfg(resolution)
+    gen = networks.build_generator(cfg, VOCAB)
+    image = gen({"z": tf.random.normal((BATCH, cfg.z_dim)), **_conditions()})
+    assert tuple(image.shape) == (BATCH, resolution, resolution, 3) and image.dtype == tf.float32
+    assert float(tf.reduce_max(tf.abs(image))) <= 1.0
+
+    editor = networks.build_editor(cfg, VOCAB)
+    out = editor({"image": image, **_conditions(), "strength": tf.ones((BATCH, 1))})
+    assert set(out) == {"image", "mask"}
+    assert tuple(out["image"].shape) == (BATCH, resolution, resolution, 3)
+    assert tuple(out["mask"].shape) == (BATCH, resolution, resolution, 1)
+    assert out["mask"].dtype == tf.float32
+
+    disc = networks.build_discriminator(cfg, VOCAB)
+    scores = disc({"image": image, **_conditions()})
+    assert set(scores) == {"adv", *VOCAB}
+    assert tuple(scores["adv"].shape) == (BATCH, 1)
+    for attr, size in VOCAB.items():
+        assert tuple(scores[attr].shape) == (BATCH, size) and scores[attr].dtype == tf.float32
+    for model in (gen, editor, disc):
+        assert isinstance(model, keras.Model)
+
+
+def test_editor_strength_zero_is_identity():
+    cfg = _cfg(16)
+    editor = networks.build_editor(cfg, VOCAB)
+    image = tf.random.uniform((BATCH, 16, 16, 3), -1.0, 1.0)
+    out = editor({"image": image, **_conditions((1, 2, 3, 4)), "strength": tf.zeros((BATCH, 1))})
+    np.testing.assert_array_equal(out["image"].numpy(), image.numpy())
+    keep = {a: tf.zeros((BATCH, v)) for a, v in VOCAB.items()}  # all-zero weights = "keep" is a valid input
+    out = editor({"image": image, **keep, "strength": tf.fill((BATCH, 1), 0.5)})
+    assert np.isfinite(out["image"].numpy()).all()
+
+
+def test_weighted_mix_embeds_as_interpolation():
+    cfg = _cfg(16)
+    gen = networks.build_generator(cfg, VOCAB)
+    encoder = gen.get_layer("condition_encoder")  # shared sub-model, so this tests the generator's own weights
+    red, white = 1, 3
+
+    def encode(colour_weights):
+        return encoder({"articleType": tf.one_hot([2], 5), "baseColour": tf.constant([colour_weights], tf.float32)})
+
+    mix = encode(0.7 * np.eye(4)[red] + 0.3 * np.eye(4)[white])
+    expected = 0.7 * encode(np.eye(4)[red]) + 0.3 * encode(np.eye(4)[white])
+    np.testing.assert_allclose(mix.numpy(), expected.numpy(), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(encode(np.eye(4)[red]).numpy(), encode(np.eye(4)[white]).numpy())
+
+
+def test_mixed_precision_outputs_float32():
+    cfg = _cfg(16).replace(mixed_precision=True)
+    gen = networks.build_generator(cfg, VOCAB)
+    disc = networks.build_discriminator(cfg, VOCAB)
+    assert keras.config.dtype_policy().name == "float32"  # build did not leak the policy
+    image = gen({"z": tf.random.normal((2, cfg.z_dim)), **_conditions((0, 1))})
+    assert image.dtype == tf.float32
+    scores = disc({"image": image, **_conditions((0, 1))})
+    assert all(v.dtype == tf.float32 for v in scores.values())
+
+
+def test_bad_config_raises():
+    with pytest.raises(ValueError, match="power of two"):
+        networks.build_generator(_cfg(16).replace(resolution=24), VOCAB)
+    with pytest.raises(ValueError, match="vocab_sizes"):
+        networks.build_generator(_cfg(16), {"articleType": 5})
