@@ -53,7 +53,10 @@ def parse_custom_config(exec_properties: Dict[str, Any]) -> Dict[str, Any]:
     config: Dict[str, Any] = {}
     if raw:
         custom = example_gen_pb2.CustomConfig()
-        proto_utils.json_to_proto(raw, custom) if isinstance(raw, str) else custom.CopyFrom(raw)
+        if isinstance(raw, str):
+            proto_utils.json_to_proto(raw, custom)
+        else:
+            custom.CopyFrom(raw)
         if custom.HasField("custom_config"):
             struct = struct_pb2.Struct()
             if not custom.custom_config.Unpack(struct):

@@ -170,3 +170,23 @@ def test_cache_hit_then_rerun_after_image_change(sample_catalog, tmp_path):
     third = _run_example_gen(drop, work, enable_cache=True)
     assert third.id != first.id
     assert third.custom_properties["catalog_fingerprint"] != first.custom_properties["catalog_fingerprint"]
+
+
+def test_example_gen_folder_layout(sample_catalog, tmp_path):
+    from PIL import Image
+
+    root = tmp_path / "folders"
+    with open(sample_catalog / "styles.csv", newline="") as f:
+        rows = list(csv.DictReader(f))[:8]
+    for r in rows:
+        (root / r["articleType"]).mkdir(parents=True, exist_ok=True)
+        shutil.copy(sample_catalog / "images" / f"{r['id']}.jpg", root / r["articleType"] / f"{r['id']}.jpg")
+    Image.new("RGB", (8, 8)).save(root / rows[0]["articleType"] / "tiny.jpg")
+
+    artifact = _run_example_gen(root, str(tmp_path / "work"), condition_attributes=["articleType"],
+                                splits={"train": 1, "eval": 1})
+    examples = [e for s in ("train", "eval") for e in _read_split(artifact.uri, s)]
+    assert {_feature(e, "id").decode(): _feature(e, "articleType").decode() for e in examples} == {
+        r["id"]: r["articleType"] for r in rows}
+    assert set(examples[0].features.feature) == {"image", "id", "width", "height", "articleType"}
+    assert [q["reason"] for q in csv.DictReader(open(os.path.join(artifact.uri, "quarantine.csv")))] == ["too_small"]
