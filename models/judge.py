@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
+from models.augment import augment_example
 from models.config import ModelConfig
 from models.export import read_vocabulary
 from models.training import id_feature, load_vocabularies, make_dataset
@@ -58,13 +59,6 @@ class JudgeModule(tf.Module):
         return self.model(images, training=False)
 
 
-def _flip_augment(batch):
-    batch = dict(batch)
-    flip = tf.random.uniform([tf.shape(batch["image"])[0], 1, 1, 1]) < 0.5
-    batch["image"] = tf.where(flip, tf.image.flip_left_right(batch["image"]), batch["image"])
-    return batch
-
-
 def evaluate_accuracy(model, dataset, attributes) -> Dict[str, float]:
     correct = {a: 0 for a in attributes}
     total = 0
@@ -90,7 +84,7 @@ def train_judge(cfg: ModelConfig, train_patterns, eval_patterns, vocabulary_file
     def to_xy(batch):
         return batch["image"], {f"{a}_logits": batch[id_feature(a)] for a in vocab_sizes}
 
-    train = make_dataset(train_patterns, cfg, cfg.batch_size, training=True, augment=_flip_augment).map(to_xy)
+    train = make_dataset(train_patterns, cfg, cfg.batch_size, training=True, augment=augment_example).map(to_xy)
     started = time.time()
     log.info("Training the judge for %d steps on real images", cfg.judge_steps)
     model.fit(train, steps_per_epoch=cfg.judge_steps, epochs=1, verbose=2)

@@ -59,15 +59,13 @@ def _gz_files(patterns) -> List[str]:
 
 
 def make_dataset(patterns, cfg: ModelConfig, batch_size: int, training: bool, augment=None) -> tf.data.Dataset:
-    """Transformed examples -> batches {"image": [B,R,R,3], "<attr>_id": [B]}; repeats and shuffles when training."""
+    """Transformed examples -> batches {"image": [B,R,R,3], "<attr>_id": [B]}; repeats and shuffles when training.
+
+    `augment` maps one example (dict) to an augmented one; it runs per example, before batching."""
     spec = feature_spec(cfg)
-    dataset = tf.data.TFRecordDataset(_gz_files(patterns), compression_type="GZIP")
-    if training:
-        dataset = dataset.shuffle(4096, seed=cfg.seed, reshuffle_each_iteration=True).repeat()
-    dataset = dataset.batch(batch_size, drop_remainder=training)
 
     def parse(serialized):
-        features = tf.io.parse_example(serialized, spec)
+        features = tf.io.parse_single_example(serialized, spec)
         checks = [
             tf.debugging.assert_non_negative(
                 features[id_feature(a)],
@@ -80,10 +78,13 @@ def make_dataset(patterns, cfg: ModelConfig, batch_size: int, training: bool, au
             features["image"] = tf.identity(features["image"])
         return features
 
+    dataset = tf.data.TFRecordDataset(_gz_files(patterns), compression_type="GZIP")
+    if training:
+        dataset = dataset.shuffle(4096, seed=cfg.seed, reshuffle_each_iteration=True).repeat()
     dataset = dataset.map(parse, num_parallel_calls=tf.data.AUTOTUNE)
     if training and augment is not None:
         dataset = dataset.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    return dataset.batch(batch_size, drop_remainder=training).prefetch(tf.data.AUTOTUNE)
 
 
 def load_vocabularies(tf_transform_output, attributes) -> Dict[str, str]:
@@ -258,14 +259,14 @@ def train(
     base_model: Optional[str] = None,
 ) -> dict:
     """Trains (resuming from `work_dir/checkpoints` if present) and exports to `serving_dir`. Returns a summary."""
-    from models.augment import augment_batch
+    from models.augment import augment_example
 
     keras.utils.set_random_seed(cfg.seed)
     cfg = configure_precision(cfg)
     vocab_sizes = {a: len(read_vocabulary(vocabulary_files[a])) for a in cfg.condition_attributes}
     strategy = choose_strategy()
     global_batch = cfg.batch_size * strategy.num_replicas_in_sync
-    dataset = make_dataset(train_patterns, cfg, global_batch, training=True, augment=augment_batch)
+    dataset = make_dataset(train_patterns, cfg, global_batch, training=True, augment=augment_example)
 
     with strategy.scope():
         gan = build_gan(cfg, vocab_sizes)

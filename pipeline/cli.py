@@ -12,6 +12,8 @@ def _setup_logging(verbose: bool = False) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname).1s %(name)s: %(message)s", datefmt="%H:%M:%S")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    for noisy in ("apache_beam.typehints", "apache_beam.runners", "absl", "tensorflow"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _parse_overrides(items):

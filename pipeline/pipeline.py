@@ -30,7 +30,13 @@ def create_pipeline(
     checkpoint_dir: Optional[str] = None,
 ):
     # TFX imports are heavy (~30 s): keep them out of module import so the CLI starts fast.
-    from tfx.components import ImportSchemaGen, Pusher, SchemaGen, StatisticsGen, ExampleValidator, Trainer, Transform
+    from tfx.components.example_validator.component import ExampleValidator
+    from tfx.components.pusher.component import Pusher
+    from tfx.components.schema_gen.component import SchemaGen
+    from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
+    from tfx.components.statistics_gen.component import StatisticsGen
+    from tfx.components.trainer.component import Trainer
+    from tfx.components.transform.component import Transform
     from tfx.dsl.components.common import resolver
     from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import LatestBlessedModelStrategy
     from tfx.orchestration import pipeline as tfx_pipeline
@@ -51,7 +57,7 @@ def create_pipeline(
         min_side=preset.min_image_side,
         train_buckets=preset.train_buckets,
         eval_buckets=preset.eval_buckets,
-    )
+    ).with_id("CatalogExampleGen")
     statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
     if schema_path:
         schema_gen = ImportSchemaGen(schema_file=schema_path)

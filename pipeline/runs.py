@@ -77,9 +77,9 @@ def list_runs(metadata_path: str, limit: int = 10) -> List[RunSummary]:
                     summary.pushed_version = str(_prop(artifact, "pushed_version"))
                     summary.pushed_destination = _prop(artifact, "pushed_destination")
                 elif kind == "Examples" and component.endswith("ExampleGen"):
-                    summary.kept = _prop(artifact, "num_kept")
-                    summary.quarantined = _prop(artifact, "num_quarantined")
-                    summary.quarantine_file = _prop(artifact, "quarantine_file")
+                    summary.kept = _prop(artifact, "catalog_kept")
+                    summary.quarantined = _prop(artifact, "catalog_quarantined")
+                    summary.quarantine_file = os.path.join(artifact.uri, "quarantine.csv")
         summaries.append(summary)
     return summaries
 
