@@ -168,6 +168,25 @@ def cmd_edit(args) -> int:
     return 0
 
 
+def cmd_schedule(args) -> int:
+    from pipeline import schedule
+
+    run_args = ["--catalog", args.catalog, "--preset", args.preset, "--work-dir", args.work_dir]
+    for item in args.set or []:
+        run_args += ["--set", item]
+    if args.kubeflow_host:
+        if not args.cron:
+            raise SystemExit("--kubeflow-host needs --cron")
+        result = schedule.create_kubeflow_recurring_run(args.kubeflow_host, args.package, args.cron,
+                                                        pipeline_root=args.pipeline_root)
+        print(f"Created recurring run: {getattr(result, 'recurring_run_id', result)}")
+        return 0
+    outcomes = schedule.schedule_local(args.work_dir, run_args, cron=args.cron, every_s=args.every,
+                                       on_new_span=args.catalog if args.on_new_span else None,
+                                       max_runs=args.max_runs)
+    return 0 if all(o["exit_code"] == 0 for o in outcomes) else 1
+
+
 def cmd_demo(args) -> int:
     from pipeline.demo import run_demo
 
@@ -250,6 +269,20 @@ def build_parser() -> argparse.ArgumentParser:
     add_client_args(p)
     p.add_argument("--strength", type=float, default=1.0, help="edit strength lambda in [0, 1]")
     p.set_defaults(fn=cmd_edit)
+
+    p = sub.add_parser("schedule", help="retrain on a schedule, locally (no overlapping runs) or on Kubeflow")
+    p.add_argument("--catalog", default=DEFAULT_CATALOG, help="catalog or span root")
+    p.add_argument("--preset", default="cpu-quick")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE")
+    p.add_argument("--work-dir", default=DEFAULT_WORK_DIR)
+    p.add_argument("--cron", help="cron expression, e.g. '0 3 * * *'")
+    p.add_argument("--every", type=float, help="run every N seconds instead of cron")
+    p.add_argument("--on-new-span", action="store_true", help="run when a new span-<N> appears in --catalog")
+    p.add_argument("--max-runs", type=int, help="stop after this many runs (default: forever)")
+    p.add_argument("--kubeflow-host", help="KFP endpoint: create a recurring run there instead of looping here")
+    p.add_argument("--package", default="pipeline.yaml", help="compiled spec for --kubeflow-host")
+    p.add_argument("--pipeline-root", help="pipeline root for the recurring run (--kubeflow-host)")
+    p.set_defaults(fn=cmd_schedule)
 
     p = sub.add_parser("demo", help="the README's main job: pipeline on the sample catalog, serve, generate, edit")
     p.add_argument("--catalog", default=DEFAULT_CATALOG)
