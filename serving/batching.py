@@ -120,6 +120,7 @@ class Batcher:
             self._run_one(batch[0])
             return
         names = list(batch[0].inputs)
+        log.debug("running a batch of %d requests (%d items)", len(batch), sum(t.size for t in batch))
         try:
             merged = {n: np.concatenate([t.inputs[n] for t in batch], axis=0) for n in names}
             outputs = self._run(merged)

@@ -444,7 +444,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-workers", type=int, default=16)
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("serving").setLevel(args.log_level.upper())  # DEBUG here does not unleash TF's logs
     if not args.model_base_path and not args.model_config_file:
         parser.error("give --model-base-path or --model-config-file")
     server = serve(args.model_base_path, args.port, model_name=args.model_name, host=args.host,
