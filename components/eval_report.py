@@ -1,0 +1,310 @@
+"""Blessing decision and the human-readable evaluation report (HTML + summary.png + metrics.json).
+
+## The `metrics` dict
+One entry per metric name; every field but `value` is optional:
+
+    {
+        "fid_judge":  {"value": 12.3, "ci": [10.1, 14.2], "higher_is_better": False},
+        "baseColour_control_accuracy": {"value": 0.81, "ci": [0.78, 0.84], "higher_is_better": True},
+        "fid_floor":  {"value": 3.1, "higher_is_better": False, "note": "real train vs real eval"},
+    }
+
+- `value`: float (NaN allowed; it fails any bar it is checked against).
+- `ci`: `[low, high]` confidence interval.
+- `higher_is_better`: direction used for the baseline comparison; an entry without it is never compared.
+- `note`: free text shown in the report.
+- `gated`: set to False to exclude the entry from the baseline comparison (absolute thresholds still apply).
+
+`baseline` has the same format (the last blessed model's metrics) or is None.
+
+## The `thresholds` dict
+    {"fid_judge": {"max": 40.0}, "baseColour_control_accuracy": {"min": 0.6, "tolerance": 0.05}}
+
+`min`/`max` are absolute bars (inclusive). `tolerance` overrides the global relative regression tolerance for that
+metric. A metric named in `thresholds` but missing from `metrics` fails.
+
+## Regression rule
+For each metric present in both `metrics` and `baseline` with `higher_is_better` set (and not `gated: False`):
+higher-is-better fails if `value < base - tolerance * |base|`; lower-is-better fails if
+`value > base + tolerance * |base|`.
+"""
+import html
+import io
+import json
+import math
+import os
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+REPORT_FILE, SUMMARY_FILE, METRICS_FILE = "report.html", "summary.png", "metrics.json"
+
+
+def _finite(value) -> bool:
+    return value is not None and isinstance(value, (int, float, np.floating, np.integer)) and math.isfinite(value)
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "—"
+    value = float(value)
+    if math.isnan(value):
+        return "NaN"
+    if value != 0 and (abs(value) >= 1e4 or abs(value) < 1e-3):
+        return f"{value:.3e}"
+    return f"{value:.4f}"
+
+
+def check_thresholds(name: str, entry: dict, bar: dict) -> List[str]:
+    """Reasons why one metric misses its absolute bar (empty if it passes)."""
+    value = entry.get("value") if entry else None
+    reasons = []
+    if "min" in bar and not (_finite(value) and value >= bar["min"]):
+        reasons.append(f"{name} = {_fmt(value)} is below the minimum {_fmt(bar['min'])}")
+    if "max" in bar and not (_finite(value) and value <= bar["max"]):
+        reasons.append(f"{name} = {_fmt(value)} is above the maximum {_fmt(bar['max'])}")
+    return reasons
+
+
+def regression_bar(base_value: float, higher_is_better: bool, tolerance: float) -> float:
+    """The worst value still accepted against a baseline value."""
+    slack = tolerance * abs(base_value)
+    return base_value - slack if higher_is_better else base_value + slack
+
+
+def check_regression(name: str, entry: dict, base_entry: dict, tolerance: float) -> List[str]:
+    """Reasons why one metric regressed beyond `tolerance` (relative) vs the baseline (empty if it did not)."""
+    if "higher_is_better" not in entry or entry.get("gated", True) is False or not base_entry:
+        return []
+    base_value = base_entry.get("value")
+    if not _finite(base_value):
+        return []
+    higher = bool(entry["higher_is_better"])
+    bar = regression_bar(float(base_value), higher, tolerance)
+    value = entry.get("value")
+    ok = _finite(value) and (value >= bar if higher else value <= bar)
+    if ok:
+        return []
+    direction = "below" if higher else "above"
+    return [f"{name} = {_fmt(value)} regressed {direction} the baseline {_fmt(base_value)} "
+            f"(allowed {_fmt(bar)} at {tolerance:.0%} tolerance)"]
+
+
+def evaluate_thresholds(metrics: Dict[str, dict], thresholds: Dict[str, dict], baseline: Optional[Dict[str, dict]],
+                        tolerance: float = 0.1) -> Tuple[bool, List[str]]:
+    """(blessed, reasons): blessed only if every absolute bar holds and nothing regressed vs the baseline."""
+    reasons = []
+    for name, bar in sorted((thresholds or {}).items()):
+        if name not in metrics:
+            reasons.append(f"{name} has a threshold but was not computed")
+            continue
+        reasons.extend(check_thresholds(name, metrics[name], bar))
+    if baseline:
+        for name, entry in sorted(metrics.items()):
+            metric_tolerance = (thresholds or {}).get(name, {}).get("tolerance", tolerance)
+            reasons.extend(check_regression(name, entry, baseline.get(name), metric_tolerance))
+    return not reasons, reasons
+
+
+def _metric_rows(metrics, thresholds, baseline, tolerance) -> List[dict]:
+    rows = []
+    for name, entry in sorted(metrics.items()):
+        bar = (thresholds or {}).get(name, {})
+        base_entry = (baseline or {}).get(name)
+        base_value = base_entry.get("value") if base_entry else None
+        metric_tolerance = bar.get("tolerance", tolerance)
+        failures = check_thresholds(name, entry, bar) + check_regression(name, entry, base_entry, metric_tolerance)
+        checked = bool(bar) or bool(base_entry and "higher_is_better" in entry and entry.get("gated", True))
+        value = entry.get("value")
+        delta = float(value) - float(base_value) if _finite(value) and _finite(base_value) else None
+        bar_text = " ".join(f"{k} {_fmt(bar[k])}" for k in ("min", "max") if k in bar) or "—"
+        rows.append({
+            "name": name, "value": value, "ci": entry.get("ci"), "bar": bar_text, "baseline": base_value,
+            "delta": delta, "higher_is_better": entry.get("higher_is_better"), "note": entry.get("note", ""),
+            "status": ("FAIL" if failures else "pass") if checked else "info",
+        })
+    return rows
+
+
+def _png_bytes(image: np.ndarray) -> bytes:
+    from PIL import Image
+    buffer = io.BytesIO()
+    Image.fromarray(_as_uint8(image)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _as_uint8(image) -> np.ndarray:
+    image = np.asarray(image)
+    if image.dtype != np.uint8:
+        raise ValueError(f"grid images must be uint8 [H, W, 3]; got {image.dtype} {image.shape}")
+    if image.ndim == 3 and image.shape[-1] == 1:
+        image = image[..., 0]
+    return image
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in text).strip("_").lower()[:60] or "grid"
+
+
+def _confusion_html(attribute: str, matrix, labels: Sequence[str]) -> str:
+    matrix = np.asarray(matrix)
+    totals = matrix.sum(axis=1, keepdims=True)
+    share = np.divide(matrix, np.maximum(totals, 1))
+    head = "".join(f'<th class="rot"><div>{html.escape(str(l))}</div></th>' for l in labels)
+    body = []
+    for i, label in enumerate(labels):
+        cells = []
+        for j in range(len(labels)):
+            alpha = float(share[i, j])
+            color = "40,120,60" if i == j else "190,50,40"
+            title = f"requested {labels[i]} → judged {labels[j]}: {matrix[i, j]} ({alpha:.0%} of row)"
+            cells.append(f'<td style="background: rgba({color},{alpha:.3f})" title="{html.escape(title)}">'
+                         f'{int(matrix[i, j]) or ""}</td>')
+        body.append(f"<tr><th>{html.escape(str(label))}</th>{''.join(cells)}<td class='n'>{int(totals[i, 0])}</td></tr>")
+    diagonal = np.trace(matrix) / max(matrix.sum(), 1)
+    return (f"<h3>{html.escape(attribute)} <small>(rows: requested, columns: judged; accuracy {diagonal:.3f})</small></h3>"
+            f"<div class='scroll'><table class='confusion'><tr><th></th>{head}<th>n</th></tr>{''.join(body)}</table></div>")
+
+
+_CSS = """
+body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px;color:#222;max-width:1400px}
+.verdict{padding:16px 20px;border-radius:6px;color:#fff;font-size:28px;font-weight:700}
+.verdict.ok{background:#2e7d32}.verdict.bad{background:#c62828}
+.verdict ul{font-size:15px;font-weight:400;margin:8px 0 0 0}
+table{border-collapse:collapse;margin:8px 0}
+td,th{border:1px solid #ddd;padding:4px 8px;font-size:13px;text-align:right}
+th{background:#f4f4f4}td.name,th.name{text-align:left}
+tr.FAIL td{background:#fde7e7}tr.FAIL td.status{color:#c62828;font-weight:700}
+tr.pass td.status{color:#2e7d32;font-weight:700}td.status{text-align:center}td.note{text-align:left;color:#666}
+table.confusion td{min-width:22px;text-align:center}table.confusion td.n{color:#666}
+th.rot{height:110px;white-space:nowrap;vertical-align:bottom}th.rot div{transform:rotate(-60deg);width:22px}
+.scroll{overflow-x:auto}img.grid{max-width:100%;image-rendering:pixelated;border:1px solid #ccc}
+"""
+
+
+def _write_summary(path: str, blessed: bool, reasons: List[str], rows: List[dict], grid: Optional[np.ndarray]):
+    from PIL import Image, ImageDraw, ImageFont
+
+    def font(size):
+        try:
+            return ImageFont.load_default(size=size)
+        except TypeError:  # Pillow without FreeType: fixed-size bitmap font
+            return ImageFont.load_default()
+
+    big, small = font(34), font(16)
+    width = 900
+    text_lines = []
+    for reason in reasons[:6]:
+        text_lines.append("• " + (reason if len(reason) <= 100 else reason[:97] + "..."))
+    if len(reasons) > 6:
+        text_lines.append(f"… and {len(reasons) - 6} more")
+    gated = [r for r in rows if r["status"] != "info"] or rows
+    metric_lines = []
+    for row in gated[:14]:
+        base = f"  base {_fmt(row['baseline'])}" if row["baseline"] is not None else ""
+        metric_lines.append((f"{row['status']:>4}  {row['name'][:38]:<38} {_fmt(row['value']):>10}{base}", row["status"]))
+    grid_image = None
+    if grid is not None:
+        grid_image = Image.fromarray(_as_uint8(grid)).convert("RGB")
+        scale = min(1.0, (width - 40) / grid_image.width) if grid_image.width > width - 40 else \
+            max(1, (width - 40) // grid_image.width)
+        grid_image = grid_image.resize((max(1, int(grid_image.width * scale)), max(1, int(grid_image.height * scale))),
+                                       Image.NEAREST)
+    line_height = 22
+    height = 20 + 50 + line_height * (len(text_lines) + len(metric_lines) + 2) + (grid_image.height + 20 if grid_image else 0)
+    canvas = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(canvas)
+    draw.rectangle([0, 0, width, 64], fill=(46, 125, 50) if blessed else (198, 40, 40))
+    draw.text((20, 14), "BLESSED" if blessed else "NOT BLESSED", fill="white", font=big)
+    y = 76
+    for line in text_lines:
+        draw.text((20, y), line, fill=(150, 20, 20), font=small)
+        y += line_height
+    y += 6
+    for line, status in metric_lines:
+        color = {"FAIL": (198, 40, 40), "pass": (30, 100, 40)}.get(status, (60, 60, 60))
+        draw.text((20, y), line, fill=color, font=small)
+        y += line_height
+    if grid_image is not None:
+        y += 10
+        canvas.paste(grid_image, (20, y))
+    canvas.save(path)
+
+
+def _json_safe(obj):
+    if isinstance(obj, dict):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _json_safe(obj.tolist())
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else None
+    return obj
+
+
+def write_report(out_dir: str, metrics: Dict[str, dict], thresholds: Dict[str, dict],
+                 baseline: Optional[Dict[str, dict]], blessed: bool, reasons: List[str],
+                 grids: Optional[Dict[str, np.ndarray]] = None,
+                 confusion: Optional[Dict[str, Tuple[np.ndarray, Sequence[str]]]] = None,
+                 tolerance: float = 0.1) -> str:
+    """Writes `report.html` (+ one PNG per grid beside it), `summary.png` and `metrics.json` into `out_dir`.
+
+    `grids`: title -> uint8 `[H, W, 3]` image. `confusion`: attribute -> (`[V, V]` counts, labels).
+    `tolerance` only colours the pass/fail column; the decision itself is `blessed`/`reasons`.
+    Returns the path of report.html.
+    """
+    os.makedirs(out_dir, exist_ok=True)
+    grids, confusion = grids or {}, confusion or {}
+    rows = _metric_rows(metrics, thresholds, baseline, tolerance)
+
+    grid_html = []
+    for index, (title, image) in enumerate(grids.items()):
+        if image is None:
+            continue
+        file_name = f"grid_{index}_{_slug(title)}.png"
+        with open(os.path.join(out_dir, file_name), "wb") as f:
+            f.write(_png_bytes(image))
+        grid_html.append(f"<h3>{html.escape(title)}</h3><img class='grid' src='{file_name}' alt='{html.escape(title)}'>")
+
+    verdict = "BLESSED" if blessed else "NOT BLESSED"
+    reason_html = "".join(f"<li>{html.escape(r)}</li>" for r in reasons)
+    table = []
+    for row in rows:
+        ci = f"{_fmt(row['ci'][0])} – {_fmt(row['ci'][1])}" if row["ci"] else "—"
+        arrow = {True: "↑", False: "↓"}.get(row["higher_is_better"], "")
+        delta = "—" if row["delta"] is None else f"{row['delta']:+.4f}"
+        table.append(
+            f"<tr class='{row['status']}'><td class='name'>{html.escape(row['name'])} {arrow}</td>"
+            f"<td>{_fmt(row['value'])}</td><td>{ci}</td><td>{html.escape(row['bar'])}</td>"
+            f"<td>{_fmt(row['baseline'])}</td><td>{delta}</td>"
+            f"<td class='status'>{row['status']}</td><td class='note'>{html.escape(str(row['note']))}</td></tr>")
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Vitrine evaluation: {verdict}</title><style>{_CSS}</style></head>
+<body>
+<div class="verdict {'ok' if blessed else 'bad'}">{verdict}{f'<ul>{reason_html}</ul>' if reason_html else ''}</div>
+<h2>Metrics</h2>
+<p>↑ higher is better, ↓ lower is better. Baseline: {'last blessed model' if baseline else 'none (first model)'};
+regression tolerance {tolerance:.0%} relative.</p>
+<table><tr><th class="name">metric</th><th>value</th><th>95% CI</th><th>threshold</th><th>baseline</th><th>Δ</th>
+<th>status</th><th class="name">note</th></tr>
+{''.join(table)}
+</table>
+<h2>Samples</h2>
+{''.join(grid_html) or '<p>No sample grids.</p>'}
+<h2>Control confusion matrices</h2>
+{''.join(_confusion_html(a, m, l) for a, (m, l) in confusion.items()) or '<p>None.</p>'}
+</body></html>
+"""
+    report_path = os.path.join(out_dir, REPORT_FILE)
+    with open(report_path, "w", encoding="utf-8") as f:
+        f.write(page)
+
+    first_grid = next((g for g in grids.values() if g is not None), None)
+    _write_summary(os.path.join(out_dir, SUMMARY_FILE), blessed, reasons, rows, first_grid)
+    with open(os.path.join(out_dir, METRICS_FILE), "w", encoding="utf-8") as f:
+        json.dump(_json_safe({"blessed": blessed, "reasons": reasons, "metrics": metrics, "baseline": baseline,
+                              "thresholds": thresholds, "tolerance": tolerance}), f, indent=2, sort_keys=True)
+    return report_path

@@ -1,0 +1,107 @@
+"""Blessing logic and the evaluation report files."""
+import json
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from components import eval_report
+
+METRICS = {
+    "fid_judge": {"value": 20.0, "ci": [18.0, 22.0], "higher_is_better": False},
+    "baseColour_control_accuracy": {"value": 0.80, "ci": [0.75, 0.85], "higher_is_better": True},
+    "diversity": {"value": 1.5, "higher_is_better": True, "note": "real eval images: 1.7"},
+    "fid_floor": {"value": 3.0, "higher_is_better": False, "gated": False},
+}
+THRESHOLDS = {"fid_judge": {"max": 40.0}, "baseColour_control_accuracy": {"min": 0.6}}
+
+
+def _with(name, value, metrics=METRICS):
+    changed = {k: dict(v) for k, v in metrics.items()}
+    changed[name]["value"] = value
+    return changed
+
+
+def test_blesses_when_all_pass():
+    baseline = _with("fid_judge", 21.0)
+    assert eval_report.evaluate_thresholds(METRICS, THRESHOLDS, baseline, tolerance=0.1) == (True, [])
+    assert eval_report.evaluate_thresholds(METRICS, THRESHOLDS, None) == (True, [])
+
+
+def test_rejects_metric_below_min():
+    blessed, reasons = eval_report.evaluate_thresholds(_with("baseColour_control_accuracy", 0.5), THRESHOLDS, None)
+    assert not blessed
+    assert len(reasons) == 1 and "baseColour_control_accuracy" in reasons[0]
+    assert "0.5000" in reasons[0] and "minimum 0.6000" in reasons[0]
+
+
+def test_rejects_metric_above_max_and_nan_and_missing():
+    blessed, reasons = eval_report.evaluate_thresholds(_with("fid_judge", 50.0), THRESHOLDS, None)
+    assert not blessed and "fid_judge = 50.0000 is above the maximum 40.0000" in reasons[0]
+    assert not eval_report.evaluate_thresholds(_with("fid_judge", float("nan")), THRESHOLDS, None)[0]
+    blessed, reasons = eval_report.evaluate_thresholds(METRICS, {"kid_judge": {"max": 0.1}}, None)
+    assert not blessed and "kid_judge" in reasons[0]
+
+
+def test_rejects_regression_beyond_tolerance_even_when_absolute_thresholds_pass():
+    # fid 20 vs baseline 15: allowed up to 16.5 at 10 %; the absolute max of 40 holds.
+    blessed, reasons = eval_report.evaluate_thresholds(METRICS, THRESHOLDS, _with("fid_judge", 15.0), tolerance=0.1)
+    assert not blessed and len(reasons) == 1
+    assert "fid_judge" in reasons[0] and "baseline 15.0000" in reasons[0] and "16.5000" in reasons[0]
+    # Higher-is-better: accuracy 0.80 vs baseline 0.95 -> allowed 0.855.
+    blessed, reasons = eval_report.evaluate_thresholds(
+        METRICS, THRESHOLDS, _with("baseColour_control_accuracy", 0.95), tolerance=0.1)
+    assert not blessed and "baseColour_control_accuracy" in reasons[0] and "below the baseline" in reasons[0]
+    # Within tolerance: 20 vs 19 (allowed 20.9).
+    assert eval_report.evaluate_thresholds(METRICS, THRESHOLDS, _with("fid_judge", 19.0), tolerance=0.1)[0]
+    # A per-metric tolerance overrides the global one.
+    loose = dict(THRESHOLDS, fid_judge={"max": 40.0, "tolerance": 0.5})
+    assert eval_report.evaluate_thresholds(METRICS, loose, _with("fid_judge", 15.0), tolerance=0.1)[0]
+
+
+def test_ungated_metric_is_not_compared_to_baseline():
+    assert eval_report.evaluate_thresholds(METRICS, THRESHOLDS, _with("fid_floor", 1.0), tolerance=0.1)[0]
+
+
+def _grid(height=96, width=192):
+    y, x = np.mgrid[0:height, 0:width]
+    return np.stack([x * 255 // width, y * 255 // height, np.full_like(x, 128)], axis=-1).astype(np.uint8)
+
+
+def test_write_report_files(tmp_path):
+    baseline = _with("fid_judge", 15.0)
+    blessed, reasons = eval_report.evaluate_thresholds(METRICS, THRESHOLDS, baseline)
+    confusion = {"baseColour": (np.array([[8, 2, 0], [1, 7, 2], [0, 0, 10]]), ["Red", "Blue", "Green"])}
+    grids = {"Generated (rows: requested condition)": _grid(), "Edits (left: source, right: edited)": _grid(64, 128)}
+    path = eval_report.write_report(str(tmp_path), METRICS, THRESHOLDS, baseline, blessed, reasons, grids, confusion)
+
+    assert path == os.path.join(str(tmp_path), "report.html")
+    page = open(path, encoding="utf-8").read()
+    assert "NOT BLESSED" in page and reasons[0].split(" ")[0] in page
+    for name in METRICS:
+        assert name in page
+    assert "Green" in page and "table class='confusion'" in page
+    images = [f for f in os.listdir(tmp_path) if f.startswith("grid_") and f.endswith(".png")]
+    assert len(images) == 2
+    for image in images:
+        assert f"src='{image}'" in page
+        assert Image.open(tmp_path / image).size in {(192, 96), (128, 64)}
+    summary = Image.open(tmp_path / "summary.png")
+    assert summary.width >= 400 and summary.height >= 200
+    saved = json.load(open(tmp_path / "metrics.json"))
+    assert saved["blessed"] is False and saved["metrics"]["fid_judge"]["value"] == 20.0 and saved["reasons"] == reasons
+
+
+def test_write_report_blessed_without_baseline_or_grids(tmp_path):
+    metrics = _with("diversity", float("nan"))
+    path = eval_report.write_report(str(tmp_path), metrics, THRESHOLDS, None, True, [], {}, {})
+    page = open(path, encoding="utf-8").read()
+    assert ">BLESSED<" in page and "NOT BLESSED" not in page
+    assert json.load(open(tmp_path / "metrics.json"))["metrics"]["diversity"]["value"] is None
+    assert (tmp_path / "summary.png").exists()
+
+
+def test_write_report_rejects_float_grid(tmp_path):
+    with pytest.raises(ValueError, match="uint8"):
+        eval_report.write_report(str(tmp_path), METRICS, {}, None, True, [], {"g": np.zeros((4, 4, 3))}, {})
