@@ -195,21 +195,24 @@ def _write_summary(path: str, blessed: bool, reasons: List[str], rows: List[dict
     width = 900
     text_lines = []
     for reason in reasons[:6]:
-        text_lines.append("• " + (reason if len(reason) <= 100 else reason[:97] + "..."))
+        # ASCII only: Pillow's bundled font has no bullet or ellipsis glyphs.
+        text_lines.append("- " + (reason if len(reason) <= 100 else reason[:97] + "..."))
     if len(reasons) > 6:
-        text_lines.append(f"… and {len(reasons) - 6} more")
+        text_lines.append(f"... and {len(reasons) - 6} more (see report.html)")
     gated = [r for r in rows if r["status"] != "info"] or rows
     metric_lines = []
     for row in gated[:14]:
-        base = f"  base {_fmt(row['baseline'])}" if row["baseline"] is not None else ""
-        metric_lines.append((f"{row['status']:>4}  {row['name'][:38]:<38} {_fmt(row['value']):>10}{base}", row["status"]))
+        base = f"base {_fmt(row['baseline'])}" if row["baseline"] is not None else ""
+        metric_lines.append(((row["status"], row["name"][:44], _fmt(row["value"]), base, row["bar"]), row["status"]))
     grid_image = None
     if grid is not None:
         grid_image = Image.fromarray(_as_uint8(grid)).convert("RGB")
         scale = min(1.0, (width - 40) / grid_image.width) if grid_image.width > width - 40 else \
             max(1, (width - 40) // grid_image.width)
+        # A grid with many condition rows would make the summary very tall; keep it at most 700 px high.
+        scale = min(scale, 700 / grid_image.height) if grid_image.height * scale > 700 else scale
         grid_image = grid_image.resize((max(1, int(grid_image.width * scale)), max(1, int(grid_image.height * scale))),
-                                       Image.NEAREST)
+                                       Image.NEAREST if scale >= 1 else Image.LANCZOS)
     line_height = 22
     height = 20 + 50 + line_height * (len(text_lines) + len(metric_lines) + 2) + (grid_image.height + 20 if grid_image else 0)
     canvas = Image.new("RGB", (width, height), "white")
@@ -221,9 +224,13 @@ def _write_summary(path: str, blessed: bool, reasons: List[str], rows: List[dict
         draw.text((20, y), line, fill=(150, 20, 20), font=small)
         y += line_height
     y += 6
-    for line, status in metric_lines:
+    # Proportional font: place each column at a fixed x instead of padding with spaces.
+    columns = (20, 80, 470, 580, 730)
+    for cells, status in metric_lines:
         color = {"FAIL": (198, 40, 40), "pass": (30, 100, 40)}.get(status, (60, 60, 60))
-        draw.text((20, y), line, fill=color, font=small)
+        for x, cell in zip(columns, cells):
+            if cell and cell != "—":
+                draw.text((x, y), cell, fill=color, font=small)
         y += line_height
     if grid_image is not None:
         y += 10

@@ -36,7 +36,11 @@ def psnr(reference, test, data_range: float = 2.0) -> np.ndarray:
 
 def ssim(reference, test, data_range: float = 2.0, sigma: float = 1.5, k1: float = 0.01,
          k2: float = 0.03) -> np.ndarray:
-    """Per-image SSIM (Wang et al. 2004) with a Gaussian window, averaged over pixels and channels."""
+    """Per-image SSIM (Wang et al. 2004) with a Gaussian window, averaged over pixels and channels.
+
+    SSIM is invariant to scaling pixels and `data_range` together, but not to shifting them: compare models on
+    one pixel convention ([-1, 1] with data_range=2 throughout Vitrine).
+    """
     reference, test = as_images(reference, "reference"), as_images(test, "test")
     if reference.shape != test.shape:
         raise ValueError(f"reference {reference.shape} and test {test.shape} differ in shape")
