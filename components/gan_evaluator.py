@@ -47,7 +47,7 @@ def run_evaluation(model_dir, judge_dir, examples_uri, transform_graph_uri, outp
     metrics = candidate["metrics"]
     for a in attributes:
         metrics[f"{a}_real_accuracy"] = {"value": real["eval_accuracy"][a], "higher_is_better": True,
-                                         "note": "judge on real eval images (reference, not gated)"}
+                                         "gated": False, "note": "judge on real eval images (reference)"}
     blessed, reasons = eval_report.evaluate_thresholds(metrics, config.get("thresholds", {}), baseline_metrics,
                                                        config.get("baseline_tolerance", 0.1))
     extras = candidate["extras"]
@@ -56,7 +56,8 @@ def run_evaluation(model_dir, judge_dir, examples_uri, transform_graph_uri, outp
         "Edits (left: source, right: edited)": _edit_grid(extras, attributes),
     }
     report = eval_report.write_report(output_dir, metrics, config.get("thresholds", {}), baseline_metrics, blessed,
-                                      reasons, grids, extras["confusion"])
+                                      reasons, grids, extras["confusion"],
+                                      tolerance=config.get("baseline_tolerance", 0.1))
     verdict = "BLESSED" if blessed else "NOT BLESSED"
     log.info("Evaluation: %s%s", verdict, "" if blessed else " — " + "; ".join(reasons))
     for name, entry in sorted(metrics.items()):

@@ -40,6 +40,14 @@ def _prop(artifact, name):
     return None
 
 
+def _component_id(store, execution, context_type_names) -> str:
+    """TFX records each execution under a `node` context named '<pipeline>.<component id>'."""
+    for context in store.get_contexts_by_execution(execution.id):
+        if context_type_names.get(context.type_id) == "node":
+            return context.name.split(".", 1)[-1]
+    return str(execution.type_id)
+
+
 def list_runs(metadata_path: str, limit: int = 10) -> List[RunSummary]:
     """Most recent pipeline runs first."""
     from ml_metadata.proto import metadata_store_pb2
@@ -48,6 +56,7 @@ def list_runs(metadata_path: str, limit: int = 10) -> List[RunSummary]:
     run_contexts = [c for c in store.get_contexts_by_type("pipeline_run")]
     run_contexts.sort(key=lambda c: c.create_time_since_epoch, reverse=True)
     type_names = {t.id: t.name for t in store.get_artifact_types()}
+    context_type_names = {t.id: t.name for t in store.get_context_types()}
     state_names = metadata_store_pb2.Execution.State.Name
     summaries = []
     for context in run_contexts[:limit]:
@@ -55,9 +64,7 @@ def list_runs(metadata_path: str, limit: int = 10) -> List[RunSummary]:
         states, outputs = {}, {}
         summary = RunSummary(run_id=context.name, state_by_component=states, artifacts_by_component=outputs)
         for execution in executions:
-            component = execution.properties["component_id"].string_value if "component_id" in execution.properties \
-                else execution.custom_properties.get("component_id", metadata_store_pb2.Value()).string_value
-            component = component or type_names.get(execution.type_id, str(execution.type_id))
+            component = _component_id(store, execution, context_type_names)
             states[component] = state_names(execution.last_known_state)
             events = store.get_events_by_execution_ids([execution.id])
             out_ids = [e.artifact_id for e in events if e.type == metadata_store_pb2.Event.OUTPUT]
