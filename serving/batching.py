@@ -46,6 +46,10 @@ class QueueFull(Exception):
     pass
 
 
+class BatcherClosed(Exception):
+    """The batcher was closed (its version unloaded or the server stopping); run the request directly."""
+
+
 @dataclasses.dataclass
 class _Task:
     inputs: Mapping[str, np.ndarray]
@@ -64,6 +68,7 @@ class Batcher:
         self._is_input_error = is_input_error
         self._queue: queue.Queue[_Task | None] = queue.Queue()
         self._pending = 0
+        self._closed = False
         self._lock = threading.Lock()
         self._threads = [threading.Thread(target=self._loop, name=f"{name}-{i}", daemon=True)
                          for i in range(max(1, config.num_batch_threads))]
@@ -73,6 +78,8 @@ class Batcher:
     def submit(self, inputs: Mapping[str, np.ndarray], size: int) -> Future:
         limit = self.config.max_enqueued_batches * self.config.max_batch_size
         with self._lock:
+            if self._closed:
+                raise BatcherClosed()
             if self._pending + size > limit:
                 raise QueueFull(f"batching queue is full ({self._pending} images pending, limit {limit}); "
                                 "retry later")
@@ -82,6 +89,9 @@ class Batcher:
         return task.future
 
     def close(self) -> None:
+        """Stop accepting work; requests already queued still run."""
+        with self._lock:
+            self._closed = True
         for _ in self._threads:
             self._queue.put(None)
 

@@ -39,7 +39,7 @@ from typing import Any, Mapping
 import grpc
 import numpy as np
 
-from serving.batching import Batcher, BatchingConfig, QueueFull, load_batching_config
+from serving.batching import Batcher, BatcherClosed, BatchingConfig, QueueFull, load_batching_config
 from serving.models import AVAILABLE, ModelConfig, ModelManager, VersionPolicy, load_model_config
 
 log = logging.getLogger("serving.server")
@@ -102,6 +102,8 @@ class Runner:
             future = self.batcher.submit(inputs, size)
         except QueueFull as e:
             raise RequestError(grpc.StatusCode.RESOURCE_EXHAUSTED, str(e)) from e
+        except BatcherClosed:
+            return self._call(inputs)
         try:
             return future.result(timeout=timeout)
         except futures.TimeoutError as e:
@@ -135,6 +137,9 @@ class VitrineServicer:
     def _runner(self, loaded, signature: str) -> Runner:
         key = (loaded.version, signature)
         with self._runners_lock:
+            if loaded.version not in self.manager.served():
+                # Unloaded while this request was in flight: finish it unbatched, cache nothing for it.
+                return Runner(loaded.signatures[signature], None, "stale")
             runner = self._runners.get(key)
             if runner is None:
                 runner = Runner(loaded.signatures[signature], self.batching,

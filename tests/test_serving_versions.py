@@ -29,7 +29,7 @@ def staging(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(base):
-    proc = ServerProcess(base, "--poll-interval", "0.3").start()
+    proc = ServerProcess(base, "--poll-interval", "0.3", "--enable-batching").start()
     yield proc
     assert proc.stop() == 0, proc.log()[-2000:]
 
