@@ -60,6 +60,9 @@ class VitrineGAN(keras.Model):
         names = ["d_loss", "g_loss", "e_loss", "d_real", "d_fake", "r1", "d_cls", "g_cls", "e_adv", "e_cls",
                  "pair_l1", "cycle_l1", "mask_mean"]
         self.trackers = {n: keras.metrics.Mean(name=n) for n in names}
+        # The sub-networks are built; without this, fit() under a distribution strategy would try to build
+        # the model by calling it on a training batch, which is not a generator input.
+        self.built = True
 
     def compile(self, g_optimizer=None, e_optimizer=None, d_optimizer=None, **kwargs):
         cfg = self.cfg
