@@ -97,6 +97,7 @@ class VitrineClient:
         self.timeout = timeout
         self.retries = retries
         self.backoff_s = backoff_s
+        self._edit_inputs: dict[int | None, list[str]] = {}
         self._channel = grpc.insecure_channel(target, options=[
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes)])
@@ -162,15 +163,23 @@ class VitrineClient:
     def edit(self, image_bytes: bytes | Sequence[bytes], attributes: Mapping[str, str | Sequence[str]],
              strength: float | Sequence[float] = 1.0, version: int | None = None,
              version_label: str | None = None) -> EditResult:
-        """Edit encoded images toward `attributes` (`""` keeps an attribute as is)."""
+        """Edit encoded images toward `attributes`; attributes left out (or `""`) are kept as they are."""
         images = [image_bytes] if isinstance(image_bytes, (bytes, bytearray)) else list(image_bytes)
         n = len(images)
+        attributes = {**{a: "" for a in self._edit_attributes(version) if a not in attributes}, **attributes}
         strengths = [strength] * n if isinstance(strength, (int, float)) else list(strength)
         inputs = {name: _string_tensor(_attribute_values(v, n, name)) for name, v in attributes.items()}
         inputs["image_bytes"] = _string_tensor(images)
         inputs["strength"] = _numeric_tensor(strengths, _DT_FLOAT)
         out, served = self.predict("edit", inputs, version, version_label)
         return EditResult(out["images"], [bytes(b) for b in out.get("png", [])], out.get("mask"), served)
+
+    def _edit_attributes(self, version: int | None) -> list[str]:
+        """The attribute inputs of the `edit` signature (cached per version), so callers may omit some."""
+        if version not in self._edit_inputs:
+            inputs = self.metadata(version)["signatures"].get("edit", {}).get("inputs", {})
+            self._edit_inputs[version] = [n for n in inputs if n not in ("image_bytes", "strength")]
+        return self._edit_inputs[version]
 
     def metadata(self, version: int | None = None) -> dict:
         """{signature name: {"inputs": {name: (dtype, shape)}, "outputs": {...}}} plus "version"."""

@@ -69,7 +69,7 @@ def test_weighted_mix_uses_heaviest_value(client):
 
 def test_edit_round_trip(client):
     source = client.generate({"articleType": "Tshirts", "baseColour": "Red"}, count=2, seed=1)
-    edited = client.edit(source.png, {"articleType": "", "baseColour": "Blue"}, strength=[0.0, 1.0])
+    edited = client.edit(source.png, {"baseColour": "Blue"}, strength=[0.0, 1.0])  # articleType kept
     assert edited.images.shape == (2, RESOLUTION, RESOLUTION, 3) and edited.images.dtype == np.uint8
     assert edited.mask.shape == (2, RESOLUTION, RESOLUTION, 1)
     np.testing.assert_array_equal(edited.images[0], source.images[0])  # strength 0 keeps the image
