@@ -169,7 +169,8 @@ def build_discriminator(cfg: ModelConfig, vocab_sizes: Mapping[str, int], name="
         h = layers.LeakyReLU(0.2)(h)
         n_down = int(math.log2(res)) - 2
         for i in range(n_down):
-            channels = min(width * 2 ** (i + 1), 8 * width)
+            # widths double per block up to 4x: the D forward runs on 3 batches and twice (R1) per step
+            channels = min(width * 2 ** i, 4 * width)
             skip = layers.Conv2D(channels, 1, use_bias=False, name=f"d_block{i}_skip")(h)
             skip = layers.AveragePooling2D(2)(skip)
             r = layers.Conv2D(channels, 3, padding="same", name=f"d_block{i}_conv1")(h)
