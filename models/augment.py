@@ -7,7 +7,6 @@ No hue change anywhere: colour is a condition attribute (baseColour), hue jitter
 import tensorflow as tf
 
 
-
 def rand_brightness(x):
     return x + (tf.random.uniform([tf.shape(x)[0], 1, 1, 1]) - 0.5)
 
@@ -50,7 +49,10 @@ def rand_cutout(x, ratio=0.5):
 
 
 AUGMENTS = {
-    "color": (rand_brightness, rand_saturation, rand_contrast),
+    # The paper's "color" also scales saturation; here that is a separate op ("saturation"), off by default,
+    # because D's colour classifier is trained on augmented reals and a desaturated "Red" teaches it wrong colours.
+    "color": (rand_brightness, rand_contrast),
+    "saturation": (rand_saturation,),
     "translation": (rand_translation,),
     "cutout": (rand_cutout,),
 }
@@ -65,7 +67,7 @@ def parse_policy(policy: str):
 
 
 def diff_augment(x, policy: str = "color,translation"):
-    """Applies the comma-separated DiffAugment ops ("color", "translation", "cutout") to a batch."""
+    """Applies the comma-separated DiffAugment ops ("color", "saturation", "translation", "cutout") to a batch."""
     for name in parse_policy(policy):
         for fn in AUGMENTS[name]:
             x = fn(x)

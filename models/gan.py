@@ -194,3 +194,18 @@ class VitrineGAN(keras.Model):
         for name, value in values.items():
             self.trackers[name].update_state(value)
         return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+
+def build_vitrine_gan(cfg: ModelConfig, vocab_sizes: Mapping[str, int], compile: bool = True) -> VitrineGAN:
+    """Seeds Python/NumPy/TF with cfg.seed, builds G, E, D and the VitrineGAN (compiled with Adam from cfg).
+
+    Call inside `strategy.scope()` for multi-device training.
+    """
+    from models import networks
+
+    keras.utils.set_random_seed(cfg.seed)
+    gan = VitrineGAN(networks.build_generator(cfg, vocab_sizes), networks.build_editor(cfg, vocab_sizes),
+                     networks.build_discriminator(cfg, vocab_sizes), cfg, vocab_sizes)
+    if compile:
+        gan.compile()
+    return gan
