@@ -106,6 +106,7 @@ class LoadedVersion:
     signatures: Mapping[str, Any]        # name -> ConcreteFunction
     signature_defs: Mapping[str, Any]    # name -> meta_graph_pb2.SignatureDef
     input_specs: Mapping[str, Mapping[str, Any]]  # signature -> input name -> tf.TensorSpec
+    output_names: Mapping[str, list[str]]         # signature -> output names
 
 
 @dataclasses.dataclass
@@ -155,8 +156,10 @@ def load_version(path: str, version: int) -> LoadedVersion:
     if not signatures:
         raise ValueError(f"{path} has no serving signatures")
     input_specs = {name: dict(fn.structured_input_signature[1]) for name, fn in signatures.items()}
+    output_names = {name: sorted(fn.structured_outputs) for name, fn in signatures.items()}
     return LoadedVersion(version, path, module, signatures,
-                         {k: signature_defs[k] for k in signatures if k in signature_defs}, input_specs)
+                         {k: signature_defs[k] for k in signatures if k in signature_defs}, input_specs,
+                         output_names)
 
 
 class ModelManager:

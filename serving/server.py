@@ -237,7 +237,7 @@ class VitrineServicer:
                 raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
                                    f"Serving signature name: {signature!r} not found in signature def; "
                                    f"available: {sorted(loaded.signatures)}")
-            out_names = list(loaded.signatures[signature].structured_outputs)
+            out_names = loaded.output_names[signature]
             bad_filter = sorted(set(request.output_filter) - set(out_names))
             if bad_filter:
                 raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
@@ -266,6 +266,9 @@ class VitrineServicer:
             if e.code not in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND):
                 log.warning("Predict: %s: %s", e.code.name, e.message)
             self._abort(context, e)
+        except Exception as e:  # noqa: BLE001 - a bug or model failure: log it, answer INTERNAL
+            log.exception("Predict failed")
+            context.abort(grpc.StatusCode.INTERNAL, f"{type(e).__name__}: {e}")
         finally:
             with self._inflight_lock:
                 self.inflight -= 1

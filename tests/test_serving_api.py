@@ -42,3 +42,38 @@ def test_serve_on_ephemeral_port_starts_empty_and_picks_up_a_version(tmp_path):
     finally:
         server.stop(1.0)
     assert server.wait(0)
+
+
+def test_full_batching_queue_is_resource_exhausted_over_grpc(tmp_path):
+    pytest.importorskip("tensorflow")
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fixtures.toy_model import write_toy_model
+    from serving.batching import BatchingConfig
+    from serving.client import VitrineClient, VitrineServingError
+    from serving.server import serve
+
+    write_toy_model(tmp_path / "vitrine", 1)
+    server = serve(tmp_path / "vitrine", port=0, host="127.0.0.1",
+                   batching=BatchingConfig(max_batch_size=1, batch_timeout_micros=0, max_enqueued_batches=1))
+    loaded = server.manager.served()[1]
+    generate = loaded.signatures["generate"]
+
+    def slow_generate(**inputs):  # keeps the one queue slot busy long enough to be seen
+        time.sleep(0.5)
+        return generate(**inputs)
+
+    loaded.signatures["generate"] = slow_generate
+    try:
+        def call(seed):
+            with VitrineClient(f"127.0.0.1:{server.port}", timeout=30, retries=0) as client:
+                try:
+                    return client.generate({"articleType": "Jeans", "baseColour": "Red"}, seed=seed).version
+                except VitrineServingError as e:
+                    return e.code
+
+        with ThreadPoolExecutor(4) as pool:
+            outcomes = list(pool.map(call, range(4)))
+    finally:
+        server.stop(2.0)
+    assert 1 in outcomes and grpc.StatusCode.RESOURCE_EXHAUSTED in outcomes, outcomes
