@@ -1,6 +1,6 @@
 """Load test of the `generate` signature over gRPC, against the in-process SavedModel call as the limit.
 
-    python bench/serve_load.py [--model-base-path serving_model/vitrine] [--duration 3] [--enable-batching]
+    python bench/serve_load.py [--model-base-path serving_model/vitrine] [--duration 3] [--modes unbatched,batched]
 
 Starts `python -m serving.server` on a free port (the toy model from tests/fixtures when no base path is
 given), drives `generate` at each concurrency x batch size for `--duration` seconds, and writes throughput
@@ -95,7 +95,8 @@ def main(argv=None) -> int:
     parser.add_argument("--concurrency", default="1,8,32")
     parser.add_argument("--batch-sizes", default="1,8")
     parser.add_argument("--duration", type=float, default=3.0, help="seconds per cell")
-    parser.add_argument("--enable-batching", action="store_true")
+    parser.add_argument("--modes", default="unbatched,batched",
+                        help="server modes to measure: unbatched, batched (--enable-batching, default parameters)")
     parser.add_argument("--out", default=os.path.join(REPO, "bench", "results", "serve_load.json"))
     args = parser.parse_args(argv)
     attributes = json.loads(args.attributes)
@@ -108,26 +109,30 @@ def main(argv=None) -> int:
         base = os.path.join(tmp, "vitrine")
         write_toy_model(base, 1)
     model_name = args.model_name or os.path.basename(os.path.normpath(base))
-    extra = ["--model-name", model_name, "--max-workers", "48"]
-    if args.enable_batching:
-        extra.append("--enable-batching")
-    server = ServerProcess(base, *extra, log_path=os.path.join(tmp, "server.log")).start()
     cells = []
-    try:
-        from serving.client import VitrineClient
+    for mode in args.modes.split(","):
+        extra = ["--model-name", model_name, "--max-workers", "48"]
+        if mode == "batched":
+            extra.append("--enable-batching")
+        elif mode != "unbatched":
+            parser.error(f"unknown mode {mode!r}; use unbatched and/or batched")
+        server = ServerProcess(base, *extra, log_path=os.path.join(tmp, f"server-{mode}.log")).start()
+        try:
+            from serving.client import VitrineClient
 
-        with VitrineClient(server.target, model_name=model_name) as warm:  # first call traces the function
-            warm.generate(attributes, count=1)
-        for batch in (int(b) for b in args.batch_sizes.split(",")):
-            for concurrency in (int(c) for c in args.concurrency.split(",")):
-                cell = drive(server.target, model_name, attributes, concurrency, batch, args.duration)
-                print(json.dumps(cell), flush=True)
-                cells.append(cell)
-    finally:
-        server.stop()
+            with VitrineClient(server.target, model_name=model_name) as warm:  # first call traces the function
+                warm.generate(attributes, count=1)
+            for batch in (int(b) for b in args.batch_sizes.split(",")):
+                for concurrency in (int(c) for c in args.concurrency.split(",")):
+                    cell = {"mode": mode,
+                            **drive(server.target, model_name, attributes, concurrency, batch, args.duration)}
+                    print(json.dumps(cell), flush=True)
+                    cells.append(cell)
+        finally:
+            server.stop()
     limits = [in_process(base, attributes, int(b), args.duration) for b in args.batch_sizes.split(",")]
     result = {"model_base_path": None if not args.model_base_path else base, "toy_model": not args.model_base_path,
-              "batching": args.enable_batching, "duration_s_per_cell": args.duration,
+              "attributes": attributes, "duration_s_per_cell": args.duration,
               "host": {"python": platform.python_version(), "cpus": os.cpu_count(), "machine": platform.machine()},
               "grpc": cells, "in_process": limits}
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
