@@ -103,13 +103,18 @@ class VitrineGAN(keras.Model):
         optimizer.apply_gradients(zip(grads, variables))
 
     def _update_ema(self):
-        decay = self.cfg.ema_decay
+        # Ramp-up (as in StyleGAN): with a fixed 0.999 a few-hundred-step run would export mostly the init weights.
+        step = tf.cast(self.g_optimizer.iterations, tf.float32)
+        decay = tf.minimum(tf.constant(self.cfg.ema_decay, tf.float32), (1.0 + step) / (10.0 + step))
         pairs = [(e.value, g.value) for e, g in zip(self.ema_generator.weights, self.generator.weights)]
+
+        def average(ema_var, var):
+            d = tf.cast(decay, ema_var.dtype)
+            return ema_var.assign(d * ema_var + (1.0 - d) * tf.cast(var, ema_var.dtype))
 
         def update(strategy, pairs):
             for ema_var, var in pairs:
-                strategy.extended.update(ema_var, lambda v, w: v.assign(decay * v + (1.0 - decay) * tf.cast(w, v.dtype)),
-                                         args=(var,), group=False)
+                strategy.extended.update(ema_var, average, args=(var,), group=False)
 
         tf.__internal__.distribute.interim.maybe_merge_call(update, tf.distribute.get_strategy(), pairs)
 
