@@ -163,7 +163,8 @@ def cmd_edit(args) -> int:
     client = VitrineClient(args.server, model_name=args.model_name)
     with open(args.image, "rb") as f:
         image_bytes = f.read()
-    path = write_edit_pair(client, image_bytes, _attributes_from_args(args), args.strength, args.output)
+    strengths = sorted({0.5 * args.strength, args.strength}) if args.ramp else [args.strength]
+    path = write_edit_pair(client, image_bytes, _attributes_from_args(args), args.output, strengths=strengths)
     print(f"Wrote before/after to {path}")
     return 0
 
@@ -268,6 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("image")
     add_client_args(p)
     p.add_argument("--strength", type=float, default=1.0, help="edit strength lambda in [0, 1]")
+    p.add_argument("--ramp", action="store_true", help="also show the edit at half the strength")
     p.set_defaults(fn=cmd_edit)
 
     p = sub.add_parser("schedule", help="retrain on a schedule, locally (no overlapping runs) or on Kubeflow")

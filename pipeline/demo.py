@@ -87,8 +87,8 @@ def run_demo(args) -> int:
         with open(source_path, "rb") as f:
             source_bytes = f.read()
         target_colour = "Red" if source["baseColour"] != "Red" else "Blue"
-        edited = write_edit_pair(client, source_bytes, {"baseColour": target_colour}, 1.0,
-                                 os.path.join(output, "edited.png"))
+        edited = write_edit_pair(client, source_bytes, {"baseColour": target_colour},
+                                 os.path.join(output, "edited.png"), strengths=(0.5, 1.0))
     finally:
         server.terminate()
         server.wait(timeout=30)

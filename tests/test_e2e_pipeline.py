@@ -12,31 +12,13 @@ import pytest
 import tensorflow as tf
 from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_service_pb2_grpc
 
-from pipeline.local_runner import run_local
 from pipeline.presets import get_preset
-from pipeline.runs import latest_run
-from tests.catalogs import make_small_catalog
+from conftest import TINY_PER_TYPE
 
 pytestmark = pytest.mark.slow
 
-TYPES = ("Tshirts", "Casual Shoes", "Handbags", "Watches")
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory, sample_catalog):
-    root = tmp_path_factory.mktemp("e2e")
-    catalog = make_small_catalog(sample_catalog, root / "catalog", types=TYPES, per_type=40)
-    # one unreadable image: quarantined with a reason, the run goes on
-    with open(os.path.join(catalog, "images", "broken.jpg"), "wb") as f:
-        f.write(b"\xff\xd8 not really a jpeg")
-    with open(os.path.join(catalog, "styles.csv"), "a") as f:
-        f.write("broken,Men,Apparel,Topwear,Tshirts,Black,Summer,2012,Casual,Broken Tee\n")
-    paths = run_local(catalog, str(root / "work"), get_preset("tiny"))
-    return paths, latest_run(paths["metadata_path"])
-
-
 def test_every_component_ran_and_left_artifacts(tiny_run):
-    _, run = tiny_run
+    _, run, _ = tiny_run
     expected = {"CatalogExampleGen": "Examples", "StatisticsGen": "ExampleStatistics", "SchemaGen": "Schema",
                 "ExampleValidator": "ExampleAnomalies", "AnomalyGate": "Schema", "Transform": "TransformGraph",
                 "JudgeTrainer": "Model", "Trainer": "Model", "GanEvaluator": "ModelBlessing",
@@ -44,12 +26,12 @@ def test_every_component_ran_and_left_artifacts(tiny_run):
     for component, artifact_type in expected.items():
         assert run.state_by_component.get(component) == "COMPLETE", run.state_by_component
         assert artifact_type in run.artifacts_by_component[component], (component, run.artifacts_by_component)
-    assert run.kept == 4 * 40 and run.quarantined == 1
+    assert run.kept == 4 * TINY_PER_TYPE and run.quarantined == 1
     assert run.metrics["fid_judge"] > 0
 
 
 def test_pushed_layout_is_tf_serving(tiny_run):
-    paths, run = tiny_run
+    paths, run, _ = tiny_run
     assert run.blessed and run.pushed_version
     versions = [v for v in os.listdir(paths["serving_model_dir"]) if v.isdigit()]
     assert versions == [run.pushed_version]
@@ -63,7 +45,7 @@ def test_pushed_layout_is_tf_serving(tiny_run):
 def server(tiny_run):
     from pipeline.demo import free_port
 
-    paths, _ = tiny_run
+    paths, _, _ = tiny_run
     port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "serving.server", "--model-base-path",
                                 paths["serving_model_dir"], "--port", str(port)])
@@ -99,7 +81,7 @@ def _predict(stub, signature, **inputs):
 
 
 def _vocab(tiny_run, attribute):
-    paths, run = tiny_run
+    paths, run, _ = tiny_run
     version_dir = os.path.join(paths["serving_model_dir"], run.pushed_version)
     with open(os.path.join(version_dir, "assets", attribute)) as f:
         return [line.rstrip("\n") for line in f if line.strip()]
