@@ -19,6 +19,7 @@ class ModelConfig:
     # optimisation
     batch_size: int = 32
     train_steps: int = 200
+    max_train_seconds: float = 0.0  # stop early (checkpoint + export) after this long; 0 = no budget
     g_lr: float = 2e-4
     d_lr: float = 2e-4
     e_lr: float = 2e-4

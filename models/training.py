@@ -197,6 +197,7 @@ class ProgressLogger(keras.callbacks.Callback):
         self.started = time.time()
         self.start_step = start_step
         self.last_logs = {}
+        self.stopped_early = False
 
     def on_train_batch_end(self, batch, logs=None):
         self.step += 1
@@ -216,7 +217,14 @@ class ProgressLogger(keras.callbacks.Callback):
                 tf.summary.scalar("images_per_second", rate)
         if self.step % self.cfg.sample_every == 0 or self.step == self.total:
             self.write_samples()
-        if self.step % self.cfg.checkpoint_every == 0 or self.step == self.total:
+        out_of_time = bool(self.cfg.max_train_seconds) and time.time() - self.started > self.cfg.max_train_seconds
+        if out_of_time and self.step < self.total:
+            log.warning("Time budget of %.0fs reached at step %d/%d: stopping, checkpointing and exporting",
+                        self.cfg.max_train_seconds, self.step, self.total)
+            self.model.stop_training = True
+            self.stopped_early = True
+            self.write_samples()
+        if self.step % self.cfg.checkpoint_every == 0 or self.step == self.total or out_of_time:
             self.checkpoints.save(self.model, self.step)
 
     def write_samples(self):
@@ -302,11 +310,13 @@ def train(
     summary = {
         "config": cfg.to_dict(),
         "vocab_sizes": vocab_sizes,
-        "steps": cfg.train_steps,
+        "steps": progress.step,
+        "planned_steps": cfg.train_steps,
+        "stopped_by_time_budget": progress.stopped_early,
         "resumed_from_step": start_step,
         "warm_started": warm_started,
         "train_seconds": round(seconds, 2),
-        "images_per_second": round(remaining * global_batch / seconds, 2) if remaining > 0 and seconds > 0 else None,
+        "images_per_second": round((progress.step - start_step) * global_batch / seconds, 2) if seconds > 0 else None,
         "final_losses": progress.last_logs,
         "replicas": strategy.num_replicas_in_sync,
     }

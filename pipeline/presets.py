@@ -55,8 +55,8 @@ PRESETS: Dict[str, Preset] = {
         name="cpu-quick",
         model=ModelConfig(
             resolution=32, z_dim=64, embed_dim=32, gen_channels=128, disc_channels=64, editor_channels=32,
-            batch_size=32, train_steps=600, checkpoint_every=100, sample_every=100, log_every=20,
-            judge_steps=400, judge_channels=32,
+            batch_size=32, train_steps=3000, max_train_seconds=360.0, checkpoint_every=200, sample_every=200,
+            log_every=50, judge_steps=400, judge_channels=32,
         ),
         eval_num_samples=400,
         eval_num_edits=200,
