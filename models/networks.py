@@ -145,9 +145,9 @@ def build_editor(cfg: ModelConfig, vocab_sizes: Mapping[str, int], name="editor"
         h = layers.LeakyReLU(0.2)(h)
         delta = layers.Conv2D(3, 3, padding="same", name="e_to_delta")(h)
         delta = layers.Activation("tanh", dtype="float32", name="delta")(delta)
-        # Mask bias starts at +2 (m ≈ 0.88): a fresh editor mostly keeps its input.
-        mask = layers.Conv2D(1, 3, padding="same", bias_initializer=keras.initializers.Constant(2.0),
-                             name="e_to_mask")(h)
+        # Mask bias starts at 0 (m ≈ 0.5). A "keep" bias (+2) let the cycle loss drive m to a saturated 1.0
+        # (pure identity, vanishing gradient) within ~50 steps on the product catalog.
+        mask = layers.Conv2D(1, 3, padding="same", name="e_to_mask")(h)
         mask = layers.Activation("sigmoid", dtype="float32", name="mask")(mask)
         out = BlendEdit(dtype="float32", name="edited")([image, delta, mask, strength])
     return keras.Model({"image": image, **conditions, "strength": strength}, {"image": out, "mask": mask}, name=name)

@@ -70,3 +70,36 @@ def test_diff_augment_shapes_and_gradients():
     out = tf.data.Dataset.from_tensors(example).map(augment.augment_example).get_single_element()
     assert out["image"].shape == (16, 16, 3) and int(out["articleType_id"]) == 1
     assert float(tf.reduce_max(tf.abs(out["image"]))) <= 1.0
+
+
+MIRRORED = """
+import numpy as np, tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from models.config import ModelConfig
+from models.gan import build_vitrine_gan
+vocab = {"articleType": 3, "baseColour": 2}
+cfg = ModelConfig(resolution=16, z_dim=8, embed_dim=4, gen_channels=16, disc_channels=8, editor_channels=8)
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+with strategy.scope():
+    gan = build_vitrine_gan(cfg, vocab)
+ds = tf.data.Dataset.from_tensor_slices({"image": tf.random.uniform((8, 16, 16, 3), -1, 1),
+    "articleType_id": tf.zeros((8,), tf.int64), "baseColour_id": tf.ones((8,), tf.int64)}).batch(8).repeat()
+logs = gan.fit(ds, steps_per_epoch=2, verbose=0).history
+assert all(np.isfinite(v[-1]) for v in logs.values()), logs
+print("MIRRORED_OK")
+"""
+
+
+@pytest.mark.slow
+def test_fit_under_mirrored_strategy_two_replicas():
+    import os
+    import subprocess
+    import sys
+    import pathlib
+
+    repo = pathlib.Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(repo), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    proc = subprocess.run([sys.executable, "-c", MIRRORED], cwd=repo, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0 and "MIRRORED_OK" in proc.stdout, proc.stderr[-4000:]
