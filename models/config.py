@@ -28,6 +28,7 @@ class ModelConfig:
     grad_clip_norm: float = 10.0
     # losses
     r1_gamma: float = 1.0
+    r1_every: int = 1  # lazy R1: penalise every N discriminator steps (scaled by N)
     cls_weight: float = 1.0
     pair_weight: float = 10.0  # co-design: E(G(z, c1), c2) ~ G(z, c2)
     cycle_weight: float = 10.0  # E(E(x, c2), c1) ~ x

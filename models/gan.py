@@ -123,6 +123,22 @@ class VitrineGAN(keras.Model):
         perm = tf.argsort(tf.random.uniform([batch]))
         return {a: tf.gather(real[a], perm) for a in self.attributes}
 
+    def _r1(self, real_augmented, c_real):
+        with tf.GradientTape(watch_accessed_variables=False) as r1_tape:
+            r1_tape.watch(real_augmented)
+            real_sum = tf.reduce_sum(self._d(real_augmented, c_real)["adv"])
+        return tf.reduce_mean(losses.r1_penalty(r1_tape.gradient(real_sum, real_augmented)))
+
+    def _lazy_r1(self, real_augmented, c_real):
+        """R1 on the (augmented) reals; every `r1_every` steps only, 0 in between (and never if r1_gamma is 0)."""
+        cfg = self.cfg
+        if cfg.r1_gamma <= 0:
+            return tf.constant(0.0)
+        if cfg.r1_every <= 1:
+            return self._r1(real_augmented, c_real)
+        due = tf.equal(self.d_optimizer.iterations % cfg.r1_every, 0)
+        return tf.cond(due, lambda: self._r1(real_augmented, c_real), lambda: tf.constant(0.0))
+
     # -- training ----------------------------------------------------------------------------------------
     def train_step(self, data):
         if isinstance(data, (tuple, list)):
@@ -149,19 +165,16 @@ class VitrineGAN(keras.Model):
         conds = cat(c_real, c_gen, c_tgt_eff)
         with tf.GradientTape() as d_tape:
             augmented = self._augment(images)
-            with tf.GradientTape(watch_accessed_variables=False) as r1_tape:
-                r1_tape.watch(augmented)
-                out = self._d(augmented, conds)
-                real_sum = tf.reduce_sum(out["adv"][:batch])
-            r1_grads = r1_tape.gradient(real_sum, augmented)[:batch]
+            out = self._d(augmented, conds)
+            r1 = self._lazy_r1(augmented[:batch], c_real)
             adv = out["adv"]
             d_real, d_fake_g = losses.d_hinge(adv[:batch], adv[batch:2 * batch])
             _, d_fake_e = losses.d_hinge(adv[:batch], adv[2 * batch:])
             d_adv = tf.reduce_mean(d_real) + 0.5 * (tf.reduce_mean(d_fake_g) + tf.reduce_mean(d_fake_e))
-            r1 = tf.reduce_mean(losses.r1_penalty(r1_grads))
             d_cls = tf.add_n([tf.reduce_mean(losses.soft_cross_entropy(c_real[a], out[a][:batch]))
                               for a in self.attributes])
-            d_loss = d_adv + 0.5 * cfg.r1_gamma * r1 + cfg.cls_weight * d_cls
+            # lazy R1 (StyleGAN2): computed every r1_every steps and scaled by the interval
+            d_loss = d_adv + 0.5 * cfg.r1_gamma * cfg.r1_every * r1 + cfg.cls_weight * d_cls
             d_scaled = self._scale(self.d_optimizer, d_loss * per_replica)
         self._apply(self.d_optimizer, d_tape, d_scaled, self.discriminator.trainable_variables)
 
