@@ -91,7 +91,7 @@ print("MIRRORED_OK")
 """
 
 
-@pytest.mark.slow
+@pytest.mark.multidevice
 def test_fit_under_mirrored_strategy_two_replicas():
     import os
     import subprocess
