@@ -1,0 +1,230 @@
+"""The evaluator as a release gate (issue 4): on the tiny run's real artifacts, a generator that ignores its
+condition is rejected by the real GanEvaluator and the stock Pusher pushes nothing; the trained tiny model meets its
+preset's bars; a candidate that regressed against the baseline is rejected even when no absolute bar catches it.
+"""
+import glob
+import json
+import os
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ATTRIBUTES = ("articleType", "baseColour")
+
+
+def _one(pattern: str) -> str:
+    found = sorted(glob.glob(pattern))
+    assert len(found) == 1, f"expected one artifact at {pattern}, found {found}"
+    return found[0]
+
+
+def _artifacts(paths) -> dict:
+    """URIs of the tiny run's artifacts (one run, so one of each)."""
+    root = paths["pipeline_root"]
+    return {
+        "examples": _one(os.path.join(root, "Transform", "transformed_examples", "*")),
+        "transform_graph": _one(os.path.join(root, "Transform", "transform_graph", "*")),
+        "judge": os.path.dirname(_one(os.path.join(root, "JudgeTrainer", "model", "*", "Format-Serving"))),
+        "model": os.path.dirname(_one(os.path.join(root, "Trainer", "model", "*", "Format-Serving"))),
+    }
+
+
+def _vocabulary_files(transform_graph_uri):
+    return {a: os.path.join(transform_graph_uri, "transform_fn", "assets", a) for a in ATTRIBUTES}
+
+
+def _vocab_sizes(vocabulary_files):
+    from models.export import read_vocabulary
+    return {a: len(read_vocabulary(p)) for a, p in vocabulary_files.items()}
+
+
+def _noise_generator(cfg, vocab_sizes, seed=0, scale=1.5):
+    """A contract-conforming generator whose image is a fixed random projection of z: it ignores the condition.
+    scale=0 gives a constant mid-gray image."""
+    import keras
+    from keras import layers
+
+    z = keras.Input((cfg.z_dim,), name="z")
+    conditions = {a: keras.Input((v,), name=a) for a, v in vocab_sizes.items()}
+    size = cfg.resolution * cfg.resolution * 3
+    h = layers.Concatenate()([z] + [conditions[a] for a in ATTRIBUTES])
+    dense = layers.Dense(size, use_bias=False, trainable=False, name="noise_projection")
+    h = dense(h)
+    image = layers.Activation("tanh")(layers.Reshape((cfg.resolution, cfg.resolution, 3))(h))
+    model = keras.Model({"z": z, **conditions}, image, name="noise_generator")
+    rng = np.random.default_rng(seed)
+    kernel = np.zeros((cfg.z_dim + sum(vocab_sizes.values()), size), "float32")
+    kernel[:cfg.z_dim] = rng.normal(0.0, scale / np.sqrt(cfg.z_dim), (cfg.z_dim, size))  # condition rows stay 0
+    dense.set_weights([kernel])
+    return model
+
+
+def _trained_network(cfg, vocab_sizes, model_uri, name):
+    from models.networks import build_editor, build_generator
+    from models.training import KERAS_WEIGHTS_DIR
+
+    network = (build_editor if name == "editor" else build_generator)(cfg, vocab_sizes)
+    network.load_weights(os.path.join(model_uri, "Format-Serving", KERAS_WEIGHTS_DIR, f"{name}.weights.h5"))
+    return network
+
+
+def _export(out_dir, generator, editor, cfg, vocabulary_files) -> str:
+    """Exports like the Trainer does: returns the Model artifact folder (the one containing Format-Serving)."""
+    from models.export import export_saved_model
+
+    export_saved_model(os.path.join(out_dir, "Format-Serving"), generator, editor, vocabulary_files,
+                       cfg.resolution, cfg.z_dim)
+    return out_dir
+
+
+def _eval_config(preset, **changes) -> dict:
+    config = {
+        "condition_attributes": list(ATTRIBUTES),
+        "resolution": preset.model.resolution,
+        "num_samples": preset.eval_num_samples,
+        "num_edits": preset.eval_num_edits,
+        "thresholds": preset.thresholds,
+        "baseline_tolerance": preset.baseline_tolerance,
+    }
+    config.update(changes)
+    return config
+
+
+def _mlmd_artifacts(metadata_path, type_name):
+    from ml_metadata.metadata_store import metadata_store
+    from ml_metadata.proto import metadata_store_pb2
+
+    config = metadata_store_pb2.ConnectionConfig()
+    config.sqlite.filename_uri = metadata_path
+    config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+    return metadata_store.MetadataStore(config).get_artifacts_by_type(type_name)
+
+
+def _prop(artifact, name):
+    value = artifact.custom_properties[name]
+    return getattr(value, value.WhichOneof("value"))
+
+
+@pytest.mark.parametrize("kind", ["noise", "gray"])
+def test_condition_blind_generator_is_not_blessed_and_not_pushed(tiny_run, tmp_path, kind):
+    """Real GanEvaluator + stock Pusher on Importer inputs: a generator of noise (or constant gray) that ignores
+    its condition is rejected, the reasons name the failed metrics, and nothing is pushed."""
+    from tfx.components.pusher.component import Pusher
+    from tfx.dsl.components.common.importer import Importer
+    from tfx.orchestration import metadata
+    from tfx.orchestration import pipeline as tfx_pipeline
+    from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+    from tfx.proto import pusher_pb2
+    from tfx.types.standard_artifacts import Examples, Model, TransformGraph
+
+    from components.gan_evaluator import GanEvaluator
+    from pipeline.presets import get_preset
+
+    paths, _, _ = tiny_run
+    art = _artifacts(paths)
+    preset = get_preset("tiny")
+    cfg = preset.model
+    vocabulary_files = _vocabulary_files(art["transform_graph"])
+    sizes = _vocab_sizes(vocabulary_files)
+    generator = _noise_generator(cfg, sizes, scale=1.5 if kind == "noise" else 0.0)
+    noise_uri = _export(str(tmp_path / "noise_model"), generator,
+                        _trained_network(cfg, sizes, art["model"], "editor"), cfg, vocabulary_files)
+
+    candidate = Importer(source_uri=noise_uri, artifact_type=Model).with_id("import_noise_model")
+    judge = Importer(source_uri=art["judge"], artifact_type=Model).with_id("import_judge")
+    examples = Importer(source_uri=art["examples"], artifact_type=Examples,
+                        properties={"split_names": json.dumps(["train", "eval"])}).with_id("import_examples")
+    graph = Importer(source_uri=art["transform_graph"], artifact_type=TransformGraph).with_id("import_graph")
+    evaluator = GanEvaluator(
+        model=candidate.outputs["result"], judge=judge.outputs["result"], examples=examples.outputs["result"],
+        transform_graph=graph.outputs["result"], config_json=json.dumps(_eval_config(preset)))
+    serving_dir = tmp_path / "serving_model" / "vitrine"
+    pusher = Pusher(
+        model=candidate.outputs["result"], model_blessing=evaluator.outputs["blessing"],
+        push_destination=pusher_pb2.PushDestination(
+            filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=str(serving_dir))))
+    metadata_path = str(tmp_path / "metadata.sqlite")
+    LocalDagRunner().run(tfx_pipeline.Pipeline(
+        pipeline_name="noise_gate", pipeline_root=str(tmp_path / "root"),
+        components=[candidate, judge, examples, graph, evaluator, pusher], enable_cache=False,
+        metadata_connection_config=metadata.sqlite_metadata_connection_config(metadata_path)))
+
+    blessings = _mlmd_artifacts(metadata_path, "ModelBlessing")
+    evaluations = _mlmd_artifacts(metadata_path, "ModelEvaluation")
+    pushed = _mlmd_artifacts(metadata_path, "PushedModel")
+    assert len(blessings) == len(evaluations) == len(pushed) == 1
+    blessing, evaluation, pushed = blessings[0], evaluations[0], pushed[0]
+    metrics = {k: v.double_value for k, v in evaluation.custom_properties.items()
+               if v.WhichOneof("value") == "double_value"}
+    print(f"{kind} model metrics:", json.dumps(metrics, indent=1, sort_keys=True))
+    reasons = _prop(blessing, "reasons")
+    print(f"{kind} model reasons:", reasons)
+
+    assert _prop(blessing, "blessed") == 0, f"{kind} generator was blessed; metrics {metrics}"
+    assert os.path.exists(os.path.join(blessing.uri, "NOT_BLESSED"))
+    assert not os.path.exists(os.path.join(blessing.uri, "BLESSED"))
+    with open(os.path.join(blessing.uri, "NOT_BLESSED")) as f:
+        not_blessed_text = f.read()
+    failed = [name for name, bar in preset.thresholds.items()
+              if ("max" in bar and not metrics[name] <= bar["max"]) or ("min" in bar and not metrics[name] >= bar["min"])]
+    assert failed, f"no threshold failed, yet not blessed: {reasons}"
+    for name in failed:
+        assert name in reasons, f"reasons do not name the failed metric {name}: {reasons}"
+        assert name in not_blessed_text
+    # The stock Pusher honoured the blessing: nothing pushed, nothing written.
+    assert _prop(pushed, "pushed") == 0
+    versions = [d for d in os.listdir(serving_dir)] if serving_dir.exists() else []
+    assert versions == [], f"Pusher wrote {versions} for a rejected model"
+
+
+def test_trained_tiny_model_passes_its_thresholds(tiny_run):
+    from components.eval_report import check_thresholds
+    from pipeline.presets import get_preset
+
+    _, run, _ = tiny_run
+    thresholds = get_preset("tiny").thresholds
+    print("tiny model metrics:", json.dumps(run.metrics, indent=1, sort_keys=True))
+    assert run.blessed, run.reasons
+    assert thresholds, "the tiny preset gates on nothing"
+    for name, bar in thresholds.items():
+        assert name in run.metrics, f"{name} not recorded"
+        assert check_thresholds(name, {"value": run.metrics[name]}, bar) == [], (name, run.metrics[name], bar)
+    assert run.pushed_version is not None
+
+
+def test_regression_against_baseline_is_not_blessed(tiny_run, tmp_path):
+    """Candidate = the trained generator half-drowned in noise; no absolute bar; baseline = the trained model."""
+    import keras
+    from keras import layers
+
+    from components.gan_evaluator import run_evaluation
+    from pipeline.presets import get_preset
+
+    paths, _, _ = tiny_run
+    art = _artifacts(paths)
+    preset = get_preset("tiny")
+    cfg = preset.model
+    vocabulary_files = _vocabulary_files(art["transform_graph"])
+    sizes = _vocab_sizes(vocabulary_files)
+    trained = _trained_network(cfg, sizes, art["model"], "ema_generator")
+    noise = _noise_generator(cfg, sizes)
+    inputs = {"z": keras.Input((cfg.z_dim,), name="z"), **{a: keras.Input((v,), name=a) for a, v in sizes.items()}}
+    degraded = keras.Model(inputs, layers.Average()([trained(inputs), noise(inputs)]), name="degraded")
+    degraded_uri = _export(str(tmp_path / "degraded"), degraded,
+                           _trained_network(cfg, sizes, art["model"], "editor"), cfg, vocabulary_files)
+
+    result = run_evaluation(
+        os.path.join(degraded_uri, "Format-Serving"), os.path.join(art["judge"], "Format-Serving"),
+        art["examples"], art["transform_graph"], str(tmp_path / "evaluation"),
+        _eval_config(preset, thresholds={}),
+        baseline_dir=os.path.join(art["model"], "Format-Serving"))
+    summary = {k: (v["value"], (result["baseline"] or {}).get(k, {}).get("value")) for k, v in result["metrics"].items()}
+    print("degraded vs baseline:", json.dumps(summary, indent=1, sort_keys=True))
+    print("reasons:", result["reasons"])
+    assert result["baseline"] is not None
+    assert not result["blessed"]
+    assert result["reasons"] and all("regressed" in r for r in result["reasons"]), result["reasons"]
+    assert any(r.startswith("fid_") or r.startswith("kid_") for r in result["reasons"]), result["reasons"]
+    assert os.path.exists(result["report"])
