@@ -32,7 +32,6 @@ class ModelConfig:
     cls_weight: float = 1.0
     pair_weight: float = 10.0  # co-design: E(G(z, c1), c2) ~ G(z, c2)
     cycle_weight: float = 10.0  # E(E(x, c2), c1) ~ x
-    mask_weight: float = 0.0  # penalty on the editor's mean keep-mask (GANimation); > 0 fights identity collapse
     keep_prob: float = 0.3  # editor: chance that a target attribute is "keep as is" (all-zero weights)
     ema_decay: float = 0.999
     diffaugment: str = "color,translation"

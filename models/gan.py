@@ -197,10 +197,7 @@ class VitrineGAN(keras.Model):
             pair_target = tf.stop_gradient(self.generator({"z": z, **c_pair_eff}, training=True))
             pair_l1 = tf.reduce_mean(losses.masked_l1(self._edit(pair_source, c_tgt_in)["image"], pair_target))
             cycle_l1 = tf.reduce_mean(losses.masked_l1(self._edit(edited, c_src_in)["image"], real))
-            # GANimation-style attention penalty: without it the keep-mask saturates at 1 (identity edits).
-            mask_mean = tf.reduce_mean(edit_out["mask"])
-            e_loss = (e_adv + cfg.cls_weight * e_cls + cfg.pair_weight * pair_l1 + cfg.cycle_weight * cycle_l1
-                      + cfg.mask_weight * mask_mean)
+            e_loss = e_adv + cfg.cls_weight * e_cls + cfg.pair_weight * pair_l1 + cfg.cycle_weight * cycle_l1
             g_scaled = self._scale(self.g_optimizer, g_loss * per_replica)
             e_scaled = self._scale(self.e_optimizer, e_loss * per_replica)
         self._apply(self.g_optimizer, tape, g_scaled, self.generator.trainable_variables)

@@ -48,8 +48,11 @@ PRESETS: Dict[str, Preset] = {
         eval_buckets=1,
         eval_num_samples=64,
         eval_num_edits=32,
-        # A tiny model is barely trained: the bar only separates "learned something" from noise.
-        thresholds={"fid_ratio": {"max": 40.0}},
+        # A tiny model is barely trained: the bars only separate "learned something" from noise. Measured on the
+        # tiny test run (64 samples): trained fid_ratio 32-35, noise 92, constant gray 130; diversity 0.21 vs 0.0.
+        thresholds={"fid_ratio": {"max": 60.0}, "diversity": {"min": 0.05}},
+        # 25 real eval images and 64 samples: accuracy intervals are about +-0.08, so compare loosely.
+        baseline_tolerance=0.5,
     ),
     "cpu-quick": Preset(
         name="cpu-quick",
@@ -65,6 +68,7 @@ PRESETS: Dict[str, Preset] = {
         # (chance 0.08), fid_ratio 12. The bars demand 3x chance for both; a noise generator sits at chance.
         thresholds={"fid_ratio": {"max": 20.0}, "articleType_control_accuracy": {"min": 0.15},
                     "baseColour_control_accuracy": {"min": 0.25}},
+        baseline_tolerance=0.25,
     ),
 }
 
@@ -74,7 +78,7 @@ PRESETS["gpu"] = Preset(
     model=ModelConfig(
         resolution=64, z_dim=128, embed_dim=64, gen_channels=256, disc_channels=64, editor_channels=64,
         batch_size=64, train_steps=20000, checkpoint_every=1000, sample_every=1000, log_every=100,
-        judge_steps=3000, judge_channels=64, mixed_precision=True, jit_compile=True, r1_every=4, mask_weight=1.0,
+        judge_steps=3000, judge_channels=64, mixed_precision=True, jit_compile=True, r1_every=4,
     ),
     eval_num_samples=2000,
     eval_num_edits=1000,
