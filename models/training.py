@@ -115,6 +115,14 @@ def save_networks(gan, directory: str) -> None:
         getattr(gan, name).save_weights(os.path.join(directory, f"{name}.weights.h5"))
 
 
+def weights_checksum(model) -> str:
+    """sha256 over a network's weight values in order: the same weights give the same checksum."""
+    digest = hashlib.sha256()
+    for weight in model.weights:
+        digest.update(np.ascontiguousarray(keras.ops.convert_to_numpy(weight), dtype=np.float32).tobytes())
+    return digest.hexdigest()
+
+
 def load_networks(gan, directory: str) -> List[str]:
     """Loads whichever network weights exist in `directory`; returns their names."""
     loaded = []
@@ -282,12 +290,15 @@ def train(
     checkpoints = Checkpoints(os.path.join(work_dir, "checkpoints"))
     start_step = checkpoints.restore_latest(gan)
     warm_started = []
+    warm_start_checksums = {}
     if start_step:
         log.info("Resuming from checkpoint at step %d", start_step)
     elif base_model:
         warm_started = load_networks(gan, os.path.join(base_model, KERAS_WEIGHTS_DIR))
         if warm_started:
             log.info("Warm start from %s: loaded %s", base_model, ", ".join(warm_started))
+            # Recorded before training, to compare with the base model's `exported_checksums`.
+            warm_start_checksums = {name: weights_checksum(getattr(gan, name)) for name in warm_started}
         else:
             log.warning("Base model %s has no Keras weights (%s); training from scratch", base_model, KERAS_WEIGHTS_DIR)
 
@@ -315,6 +326,8 @@ def train(
         "stopped_by_time_budget": progress.stopped_early,
         "resumed_from_step": start_step,
         "warm_started": warm_started,
+        "warm_start_from": base_model if warm_started else None,
+        "warm_start_checksums": warm_start_checksums,
         "train_seconds": round(seconds, 2),
         "images_per_second": round((progress.step - start_step) * global_batch / seconds, 2) if seconds > 0 else None,
         "final_losses": progress.last_logs,
@@ -328,6 +341,7 @@ def train(
 def export(gan, cfg: ModelConfig, vocabulary_files: Dict[str, str], serving_dir: str, summary: dict) -> None:
     export_saved_model(serving_dir, gan.ema_generator, gan.editor, vocabulary_files, cfg.resolution, cfg.z_dim)
     save_networks(gan, os.path.join(serving_dir, KERAS_WEIGHTS_DIR))
+    summary = dict(summary, exported_checksums={name: weights_checksum(getattr(gan, name)) for name in NETWORKS})
     with tf.io.gfile.GFile(os.path.join(serving_dir, TRAINING_SUMMARY), "w") as f:
         json.dump(summary, f, indent=2)
     log.info("Exported serving model to %s", serving_dir)
