@@ -140,6 +140,18 @@ def evaluate_model(model_path: str, judge: Judge, real: dict, vocab: Dict[str, L
     results["edit_preservation_l1"] = {"value": value, "ci": [low, high], "higher_is_better": False, "gated": False,
                                        "note": "mean |edit - source| where the editor's mask keeps the source"}
     identity, _ = edit(model, attributes, sources[:16], {a: targets[a][:16] for a in attributes}, strength=0.0)
+    value, low, high = M.bootstrap_mean(M.ssim(to_float(sources), to_float(edited)), seed=seed)
+    results["edit_ssim"] = {"value": value, "ci": [low, high], "higher_is_better": True, "gated": False,
+                            "note": "SSIM of edit vs source (whole image; an edit should change some of it)"}
+    # Reconstruction: every attribute 'keep' at full strength must give the source back.
+    keep_all = {a: [""] * n_edits for a in attributes}
+    reconstructed, _ = edit(model, attributes, sources, keep_all, strength=1.0)
+    psnr = M.psnr(to_float(sources), to_float(reconstructed))
+    value, low, high = M.bootstrap_mean(np.minimum(psnr, 100.0), seed=seed)
+    results["reconstruction_psnr"] = {"value": value, "ci": [low, high], "higher_is_better": True,
+                                      "note": "dB, editor with every attribute kept (capped at 100)"}
+    value, low, high = M.bootstrap_mean(M.ssim(to_float(sources), to_float(reconstructed)), seed=seed)
+    results["reconstruction_ssim"] = {"value": value, "ci": [low, high], "higher_is_better": True}
     # near-zero by construction: a relative regression rule would flag float noise, so gate it with absolute bars
     results["identity_l1_at_zero_strength"] = {
         "value": float(np.mean(np.abs(to_float(identity) - to_float(sources[:16])))), "higher_is_better": False,
