@@ -52,7 +52,8 @@ def cmd_run(args) -> int:
     if args.allow_anomalies:
         preset = preset.replace(allow_anomalies=True)
     paths = run_local(args.catalog, args.work_dir, preset, beam_pipeline_args=args.beam_args or None,
-                      schema_path=args.schema, enable_cache=args.cache)
+                      schema_path=args.schema, enable_cache=args.cache,
+                      accept_new_values=args.accept_new_values)
     print_run_summary(latest_run(paths["metadata_path"]))
     return 0
 
@@ -222,6 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--schema", help="curated schema.pbtxt (ImportSchemaGen) instead of inferring one")
     p.add_argument("--allow-anomalies", action="store_true", help="continue despite TFDV anomalies")
     p.add_argument("--cache", action="store_true", help="enable TFX caching")
+    p.add_argument("--accept-new-values", action="store_true",
+                   help="re-infer the schema from this catalog and make it the curated one (new categories)")
     p.set_defaults(fn=cmd_run)
 
     p = sub.add_parser("runs", help="list recent runs from ML Metadata: states, metrics, pushed versions")
