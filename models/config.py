@@ -31,7 +31,7 @@ class ModelConfig:
     r1_every: int = 1  # lazy R1: penalise every N discriminator steps (scaled by N)
     cls_weight: float = 1.0
     pair_weight: float = 10.0  # co-design: E(G(z, c1), c2) ~ G(z, c2)
-    cycle_weight: float = 10.0  # E(E(x, c2), c1) ~ x
+    cycle_weight: float = 1.0  # E(E(x, c2), c1) ~ x; at 10 the cycle term collapsed the editor to identity
     keep_prob: float = 0.3  # editor: chance that a target attribute is "keep as is" (all-zero weights)
     ema_decay: float = 0.999
     diffaugment: str = "color,translation"
