@@ -91,16 +91,23 @@ def _attribute_values(value: str | Sequence[str], count: int, name: str) -> list
 class VitrineClient:
     def __init__(self, target: str, model_name: str = "vitrine", timeout: float = 30.0,
                  max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES, retries: int = 4,
-                 backoff_s: float = 0.5):
+                 backoff_s: float = 0.5, root_certificates: bytes | None = None,
+                 private_key: bytes | None = None, certificate_chain: bytes | None = None):
+        """`root_certificates` (PEM bytes) switches to a TLS channel; `private_key`/`certificate_chain`
+        add a client certificate for servers that require one (`--ssl-client-ca`)."""
         self.target = target
         self.model_name = model_name
         self.timeout = timeout
         self.retries = retries
         self.backoff_s = backoff_s
         self._edit_inputs: dict[int | None, list[str]] = {}
-        self._channel = grpc.insecure_channel(target, options=[
-            ("grpc.max_receive_message_length", max_message_bytes),
-            ("grpc.max_send_message_length", max_message_bytes)])
+        options = [("grpc.max_receive_message_length", max_message_bytes),
+                   ("grpc.max_send_message_length", max_message_bytes)]
+        if root_certificates is not None or certificate_chain is not None:
+            credentials = grpc.ssl_channel_credentials(root_certificates, private_key, certificate_chain)
+            self._channel = grpc.secure_channel(target, credentials, options=options)
+        else:
+            self._channel = grpc.insecure_channel(target, options=options)
         self.prediction = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
         self.models = model_service_pb2_grpc.ModelServiceStub(self._channel)
 

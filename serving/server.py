@@ -8,13 +8,15 @@ Command line::
     python -m serving.server --model-base-path serving_model/vitrine --port 8500 [--model-name vitrine]
         [--poll-interval 2] [--max-message-mb 64] [--model-config-file cfg.json|models.config]
         [--enable-batching] [--batching-parameters-file batching.config] [--max-request-batch 64]
+        [--ssl-cert server.pem --ssl-key server.key [--ssl-client-ca ca.pem]] [--rest-port 8501]
 
 Python API (what `vitrine serve` calls)::
 
     from serving.server import serve, build_server
     server = serve(model_base_path, port=8500, model_name=None, host="0.0.0.0", poll_interval_s=2.0,
                    max_message_bytes=64 << 20, enable_batching=False, batching=None, max_request_batch=64,
-                   model_config_file=None, max_workers=16)
+                   model_config_file=None, max_workers=16, ssl_cert=None, ssl_key=None,
+                   ssl_client_ca=None, rest_port=None)
     server.port            # bound port (port=0 picks a free one)
     server.wait()          # block until stopped (Ctrl-C -> graceful stop)
     server.stop(grace=5.0) # finish in-flight requests for up to `grace` seconds, then close
@@ -40,21 +42,13 @@ import grpc
 import numpy as np
 
 from serving.batching import Batcher, BatcherClosed, BatchingConfig, QueueFull, load_batching_config
+from serving.errors import RequestError  # noqa: F401 - re-exported
 from serving.models import AVAILABLE, ModelConfig, ModelManager, VersionPolicy, load_model_config
 
 log = logging.getLogger("serving.server")
 
 DEFAULT_MAX_MESSAGE_BYTES = 64 << 20
 IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM")
-
-
-class RequestError(Exception):
-    """An error that maps onto a gRPC status code."""
-
-    def __init__(self, code: grpc.StatusCode, message: str):
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 def clean_tf_error(message: str) -> str:
@@ -225,43 +219,10 @@ class VitrineServicer:
 
     # --- PredictionService -----------------------------------------------------------------------------
     def Predict(self, request, context):
-        import tensorflow as tf
-        from tensorflow_serving.apis import predict_pb2
-
         with self._inflight_lock:
             self.inflight += 1
         try:
-            loaded = self._resolve(request.model_spec)
-            signature = request.model_spec.signature_name or "serving_default"
-            if signature not in loaded.signatures:
-                raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
-                                   f"Serving signature name: {signature!r} not found in signature def; "
-                                   f"available: {sorted(loaded.signatures)}")
-            out_names = loaded.output_names[signature]
-            bad_filter = sorted(set(request.output_filter) - set(out_names))
-            if bad_filter:
-                raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
-                                   f"output_filter names unknown output(s) {bad_filter}; outputs: {sorted(out_names)}")
-            inputs, size = self._convert_inputs(request, loaded, signature)
-            remaining = context.time_remaining()
-            if remaining is not None and remaining <= 0:
-                raise RequestError(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline exceeded before running")
-            try:
-                outputs = self._runner(loaded, signature)(inputs, size, remaining)
-            except tf.errors.InvalidArgumentError as e:
-                raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, clean_tf_error(e.message)) from e
-            except tf.errors.OpError as e:
-                log.exception("signature %s of version %d failed", signature, loaded.version)
-                raise RequestError(grpc.StatusCode.INTERNAL, clean_tf_error(e.message)) from e
-            response = predict_pb2.PredictResponse()
-            response.model_spec.name = self.manager.name
-            response.model_spec.version.value = loaded.version
-            response.model_spec.signature_name = signature
-            wanted = set(request.output_filter) or set(outputs)
-            for name, value in outputs.items():
-                if name in wanted:
-                    response.outputs[name].CopyFrom(tf.make_tensor_proto(value))
-            return response
+            return self.predict_request(request, context.time_remaining())
         except RequestError as e:
             if e.code not in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND):
                 log.warning("Predict: %s: %s", e.code.name, e.message)
@@ -272,6 +233,42 @@ class VitrineServicer:
         finally:
             with self._inflight_lock:
                 self.inflight -= 1
+
+    def predict_request(self, request, remaining: float | None):
+        """Answer a PredictRequest (shared by gRPC and REST); raises RequestError for the caller's mistakes."""
+        import tensorflow as tf
+        from tensorflow_serving.apis import predict_pb2
+
+        loaded = self._resolve(request.model_spec)
+        signature = request.model_spec.signature_name or "serving_default"
+        if signature not in loaded.signatures:
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
+                               f"Serving signature name: {signature!r} not found in signature def; "
+                               f"available: {sorted(loaded.signatures)}")
+        out_names = loaded.output_names[signature]
+        bad_filter = sorted(set(request.output_filter) - set(out_names))
+        if bad_filter:
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
+                               f"output_filter names unknown output(s) {bad_filter}; outputs: {sorted(out_names)}")
+        inputs, size = self._convert_inputs(request, loaded, signature)
+        if remaining is not None and remaining <= 0:
+            raise RequestError(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline exceeded before running")
+        try:
+            outputs = self._runner(loaded, signature)(inputs, size, remaining)
+        except tf.errors.InvalidArgumentError as e:
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, clean_tf_error(e.message)) from e
+        except tf.errors.OpError as e:
+            log.exception("signature %s of version %d failed", signature, loaded.version)
+            raise RequestError(grpc.StatusCode.INTERNAL, clean_tf_error(e.message)) from e
+        response = predict_pb2.PredictResponse()
+        response.model_spec.name = self.manager.name
+        response.model_spec.version.value = loaded.version
+        response.model_spec.signature_name = signature
+        wanted = set(request.output_filter) or set(outputs)
+        for name, value in outputs.items():
+            if name in wanted:
+                response.outputs[name].CopyFrom(tf.make_tensor_proto(value))
+        return response
 
     def GetModelMetadata(self, request, context):
         from tensorflow_serving.apis import get_model_metadata_pb2
@@ -346,9 +343,13 @@ class VitrineServicer:
 class VitrineServer:
     """A started-or-startable server: `.port`, `.start()`, `.wait()`, `.stop(grace)`."""
 
-    def __init__(self, grpc_server: grpc.Server, port: int, manager: ModelManager, servicer: VitrineServicer):
+    def __init__(self, grpc_server: grpc.Server, port: int, manager: ModelManager, servicer: VitrineServicer,
+                 rest=None, tls: bool = False):
         self._server = grpc_server
         self.port = port
+        self.rest = rest
+        self.rest_port = rest.port if rest else None
+        self.tls = tls
         self.manager = manager
         self.servicer = servicer
         self._stopped = threading.Event()
@@ -356,13 +357,18 @@ class VitrineServer:
     def start(self) -> "VitrineServer":
         self.manager.start()
         self._server.start()
-        log.info("serving model %r from %s on port %d", self.manager.name, self.manager.config.base_path, self.port)
+        if self.rest:
+            self.rest.start()
+        log.info("serving model %r from %s on port %d%s%s", self.manager.name, self.manager.config.base_path,
+                 self.port, " (TLS)" if self.tls else "", f", REST on {self.rest_port}" if self.rest else "")
         return self
 
     def stop(self, grace: float | None = 5.0) -> None:
         """Refuse new RPCs, let in-flight ones finish for up to `grace` seconds, then close."""
         log.info("stopping (grace %ss, %d request(s) in flight)", grace, self.servicer.inflight)
         self.manager.stop()
+        if self.rest:
+            self.rest.stop()
         self._server.stop(grace).wait()
         with self.servicer._runners_lock:
             for runner in self.servicer._runners.values():
@@ -377,8 +383,14 @@ def build_server(model_base_path: str | os.PathLike | None = None, port: int = 8
                  model_name: str | None = None, host: str = "0.0.0.0", poll_interval_s: float = 2.0,
                  max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES, enable_batching: bool = False,
                  batching: BatchingConfig | str | None = None, max_request_batch: int = 64,
-                 model_config_file: str | None = None, max_workers: int = 16) -> VitrineServer:
-    """Create (not start) a server. `batching` is a BatchingConfig or a TF Serving batching parameters file."""
+                 model_config_file: str | None = None, max_workers: int = 16,
+                 ssl_cert: str | None = None, ssl_key: str | None = None, ssl_client_ca: str | None = None,
+                 rest_port: int | None = None) -> VitrineServer:
+    """Create (not start) a server. `batching` is a BatchingConfig or a TF Serving batching parameters file.
+
+    `ssl_cert`/`ssl_key` (PEM files) switch gRPC to TLS; with `ssl_client_ca` clients must present a
+    certificate signed by that CA. `rest_port` (0 = a free one) adds TF Serving's REST API over plain HTTP.
+    """
     from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
 
     base = os.fspath(model_base_path) if model_base_path is not None else None
@@ -402,10 +414,32 @@ def build_server(model_base_path: str | os.PathLike | None = None, port: int = 8
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(servicer, server)
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(servicer, server)
     _add_health(server, manager)
-    bound = server.add_insecure_port(f"{host}:{port}")
+    if bool(ssl_cert) != bool(ssl_key):
+        raise ValueError("TLS needs both ssl_cert and ssl_key")
+    if ssl_client_ca and not ssl_cert:
+        raise ValueError("ssl_client_ca needs ssl_cert and ssl_key")
+    if ssl_cert:
+        with open(ssl_cert, "rb") as f:
+            cert = f.read()
+        with open(ssl_key, "rb") as f:
+            key = f.read()
+        client_ca = None
+        if ssl_client_ca:
+            with open(ssl_client_ca, "rb") as f:
+                client_ca = f.read()
+        credentials = grpc.ssl_server_credentials([(key, cert)], root_certificates=client_ca,
+                                                  require_client_auth=client_ca is not None)
+        bound = server.add_secure_port(f"{host}:{port}", credentials)
+    else:
+        bound = server.add_insecure_port(f"{host}:{port}")
     if not bound:
         raise OSError(f"could not bind {host}:{port}")
-    return VitrineServer(server, bound, manager, servicer)
+    rest = None
+    if rest_port is not None:
+        from serving.rest import RestServer
+
+        rest = RestServer(servicer, host, rest_port, max_body_bytes=max_message_bytes)
+    return VitrineServer(server, bound, manager, servicer, rest=rest, tls=bool(ssl_cert))
 
 
 def _add_health(server: grpc.Server, manager: ModelManager) -> None:
@@ -450,19 +484,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batching-parameters-file", help="TF Serving batching parameters (text format)")
     parser.add_argument("--max-request-batch", type=int, default=64, help="most images one request may ask for")
     parser.add_argument("--max-workers", type=int, default=16)
+    parser.add_argument("--ssl-cert", help="PEM certificate chain: serve gRPC over TLS (with --ssl-key)")
+    parser.add_argument("--ssl-key", help="PEM private key for --ssl-cert")
+    parser.add_argument("--ssl-client-ca", help="PEM CA bundle: require client certificates signed by it")
+    parser.add_argument("--rest-port", type=int, default=None,
+                        help="also serve TF Serving's REST API on this port (0 = free port; default off)")
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("serving").setLevel(args.log_level.upper())  # DEBUG here does not unleash TF's logs
     if not args.model_base_path and not args.model_config_file:
         parser.error("give --model-base-path or --model-config-file")
+    if bool(args.ssl_cert) != bool(args.ssl_key) or (args.ssl_client_ca and not args.ssl_cert):
+        parser.error("--ssl-cert and --ssl-key go together; --ssl-client-ca needs both")
     server = serve(args.model_base_path, args.port, model_name=args.model_name, host=args.host,
                    poll_interval_s=args.poll_interval, max_message_bytes=int(args.max_message_mb * (1 << 20)),
                    enable_batching=args.enable_batching, batching=args.batching_parameters_file,
                    max_request_batch=args.max_request_batch, model_config_file=args.model_config_file,
-                   max_workers=args.max_workers)
+                   max_workers=args.max_workers, ssl_cert=args.ssl_cert, ssl_key=args.ssl_key,
+                   ssl_client_ca=args.ssl_client_ca, rest_port=args.rest_port)
     available = [v for v, s in server.manager.states().items() if s.state == AVAILABLE]
-    print(f"READY port={server.port} model={server.manager.name} versions={sorted(available)}", flush=True)
+    extra = (" tls=1" if server.tls else "") + (f" rest_port={server.rest_port}" if server.rest else "")
+    print(f"READY port={server.port} model={server.manager.name} versions={sorted(available)}{extra}", flush=True)
 
     def on_signal(signum, _frame):
         log.info("signal %d: shutting down", signum)
