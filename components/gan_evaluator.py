@@ -106,6 +106,11 @@ def GanEvaluator(
     )
     blessing.set_int_custom_property("blessed", 1 if result["blessed"] else 0)
     blessing.set_string_custom_property("current_model", model.uri)
+    # LatestBlessedModelStrategy matches blessings to models by this id: without it the resolver finds no
+    # blessed model, so neither warm start nor the baseline comparison ever happens.
+    blessing.set_int_custom_property("current_model_id", model.id)
+    if baseline_model is not None:
+        blessing.set_int_custom_property("baseline_model_id", baseline_model.id)
     blessing.set_string_custom_property("reasons", "; ".join(result["reasons"]))
     blessing.set_string_custom_property("report", result["report"])
     evaluation.set_string_custom_property("report", result["report"])
