@@ -203,6 +203,7 @@ class ProgressLogger(keras.callbacks.Callback):
         self.cfg, self.total, self.step = cfg, total_steps, start_step
         self.checkpoints, self.grid_inputs, self.sample_dir, self.writer = checkpoints, grid_inputs, sample_dir, writer
         self.started = time.time()
+        self.first_step_done = self.started
         self.start_step = start_step
         self.last_logs = {}
         self.stopped_early = False
@@ -212,10 +213,12 @@ class ProgressLogger(keras.callbacks.Callback):
         logs = {k: float(v) for k, v in (logs or {}).items()}
         self.last_logs = logs
         done = self.step - self.start_step
+        if done == 1:  # the first step includes tracing/compilation: rates and ETA count from after it
+            self.first_step_done = time.time()
         if self.step % self.cfg.log_every == 0 or self.step == self.total:
-            elapsed = max(time.time() - self.started, 1e-6)
-            rate = done * self.cfg.batch_size / elapsed
-            eta = (self.total - self.step) * elapsed / max(done, 1)
+            elapsed = max(time.time() - self.first_step_done, 1e-6)
+            rate = (done - 1) * self.cfg.batch_size / elapsed if done > 1 else 0.0
+            eta = (self.total - self.step) * elapsed / max(done - 1, 1)
             losses = " ".join(f"{k}={v:.3f}" for k, v in sorted(logs.items()))
             log.info("step %d/%d (%.0f%%)  %.1f img/s  ETA %.0fs  %s", self.step, self.total,
                      100.0 * self.step / self.total, rate, eta, losses)
