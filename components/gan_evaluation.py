@@ -139,6 +139,16 @@ def evaluate_model(model_path: str, judge: Judge, real: dict, vocab: Dict[str, L
     value, low, high = M.bootstrap_mean(per_image_l1, seed=seed)
     results["edit_preservation_l1"] = {"value": value, "ci": [low, high], "higher_is_better": False, "gated": False,
                                        "note": "mean |edit - source| where the editor's mask keeps the source"}
+    # Baseline: a naive whole-image colour jitter measured with the editor's own masks. The editor should keep
+    # the masked-out region far better than a global recolour does (issue 3: "lower than a colour-jitter baseline").
+    jitter_l1 = M.masked_l1(to_float(sources), M.colour_jitter(to_float(sources), seed=seed), masks)
+    jitter_value, jitter_low, jitter_high = M.bootstrap_mean(jitter_l1, seed=seed)
+    results["edit_preservation_l1_jitter"] = {
+        "value": jitter_value, "ci": [jitter_low, jitter_high], "higher_is_better": False, "gated": False,
+        "note": "the same masked L1 for a colour-jitter baseline (brightness/contrast/saturation 0.4, hue 0.5)"}
+    results["edit_preservation_vs_jitter"] = {
+        "value": value / max(jitter_value, 1e-6), "higher_is_better": False, "gated": False,
+        "note": "editor's masked L1 / the colour-jitter baseline's; below 1 = the editor preserves better"}
     identity, _ = edit(model, attributes, sources[:16], {a: targets[a][:16] for a in attributes}, strength=0.0)
     value, low, high = M.bootstrap_mean(M.ssim(to_float(sources), to_float(edited)), seed=seed)
     results["edit_ssim"] = {"value": value, "ci": [low, high], "higher_is_better": True, "gated": False,

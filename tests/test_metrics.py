@@ -107,6 +107,22 @@ def test_masked_l1_ignores_edited_region():
     np.testing.assert_allclose(M.masked_l1(source, edited, keep), [0.0, 0.5])
 
 
+def test_colour_jitter_baseline_keeps_range_is_seeded_and_changes_colour():
+    rng = np.random.default_rng(5)
+    images = rng.uniform(-1, 1, size=(4, 8, 8, 3))
+    jittered = M.colour_jitter(images, seed=1)
+    assert jittered.shape == images.shape and jittered.min() >= -1 and jittered.max() <= 1
+    np.testing.assert_array_equal(jittered, M.colour_jitter(images, seed=1))
+    assert np.all(M.masked_l1(images, jittered, np.ones((4, 8, 8, 1))) > 0.01)
+    # all factors at their neutral value: the image comes back (YIQ round trip is exact to float precision)
+    neutral = M.colour_jitter(images, seed=1, brightness=0, contrast=0, saturation=0, hue=0)
+    np.testing.assert_allclose(neutral, images, atol=1e-9)
+    # a pure hue rotation keeps grey (and white) pixels: luma-only images are unchanged
+    grey = np.repeat(rng.uniform(-1, 1, size=(2, 4, 4, 1)), 3, axis=-1)
+    np.testing.assert_allclose(M.colour_jitter(grey, seed=2, brightness=0, contrast=0, saturation=0), grey,
+                               atol=1e-9)
+
+
 def test_identity_error():
     x = np.random.default_rng(3).uniform(-1, 1, size=(2, 4, 4, 3))
     np.testing.assert_array_equal(M.identity_error(x, x), [0.0, 0.0])

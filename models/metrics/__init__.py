@@ -4,7 +4,7 @@ One file per metric family, as in stylegan2-ada's `metrics/`:
 - `frechet.py`  FID between two feature sets.
 - `kernel.py`   KID (unbiased MMD^2, cubic polynomial kernel, subsets).
 - `accuracy.py` control accuracy, per-value accuracy, confusion matrix.
-- `fidelity.py` masked L1, SSIM, PSNR, identity error (per image).
+- `fidelity.py` masked L1, SSIM, PSNR, identity error (per image); the colour-jitter edit baseline.
 - `diversity.py` within-condition mean pairwise feature distance.
 - `bootstrap.py` seeded percentile confidence intervals.
 - `_utils.py`   shared input coercion/validation.
@@ -18,7 +18,7 @@ from typing import Callable, Dict
 from models.metrics.accuracy import accuracy, confusion_matrix, control_accuracy, per_value_accuracy
 from models.metrics.bootstrap import bootstrap, bootstrap_mean
 from models.metrics.diversity import diversity, mean_pairwise_distance
-from models.metrics.fidelity import identity_error, masked_l1, psnr, ssim
+from models.metrics.fidelity import colour_jitter, identity_error, masked_l1, psnr, ssim
 from models.metrics.frechet import feature_statistics, fid, frechet_distance
 from models.metrics.kernel import kid, mmd2_unbiased, polynomial_kernel
 
@@ -48,6 +48,6 @@ def compute(name: str, *args, **kwargs):
     return METRICS[name](*args, **kwargs)
 
 
-__all__ = ["METRICS", "compute", "accuracy", "bootstrap", "bootstrap_mean", "confusion_matrix", "control_accuracy",
+__all__ = ["METRICS", "compute", "accuracy", "bootstrap", "bootstrap_mean", "colour_jitter", "confusion_matrix", "control_accuracy",
            "diversity", "feature_statistics", "fid", "frechet_distance", "identity_error", "kid", "masked_l1",
            "mean_pairwise_distance", "mmd2_unbiased", "per_value_accuracy", "polynomial_kernel", "psnr", "ssim"]

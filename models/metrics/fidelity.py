@@ -9,6 +9,40 @@ from scipy.ndimage import gaussian_filter
 from models.metrics._utils import as_images
 
 
+_LUMA = np.array([0.299, 0.587, 0.114])
+# RGB <-> YIQ: a hue shift is a rotation of the (I, Q) chroma plane.
+_RGB_TO_YIQ = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
+_YIQ_TO_RGB = np.linalg.inv(_RGB_TO_YIQ)
+
+
+def colour_jitter(images, seed: int = 0, brightness: float = 0.4, contrast: float = 0.4, saturation: float = 0.4,
+                  hue: float = 0.5) -> np.ndarray:
+    """A naive whole-image recolour (torchvision ColorJitter's four factors), images in [-1, 1] -> [-1, 1].
+
+    Per image: brightness x U(1±b), contrast and saturation blended towards the mean grey / the luma by U(1±c),
+    hue rotated by U(±hue)·360° in YIQ. It is the baseline an editor must beat on preservation: it changes the
+    colour of everything, background included, while the editor should change only inside its mask.
+    """
+    x = (as_images(images, "images") + 1.0) / 2.0
+    rng = np.random.default_rng(seed)
+    n = len(x)
+    b = rng.uniform(1 - brightness, 1 + brightness, n)[:, None, None, None]
+    c = rng.uniform(1 - contrast, 1 + contrast, n)[:, None, None, None]
+    s = rng.uniform(1 - saturation, 1 + saturation, n)[:, None, None, None]
+    theta = rng.uniform(-hue, hue, n) * 2 * np.pi
+    x = np.clip(x * b, 0, 1)
+    grey = (x @ _LUMA).mean(axis=(1, 2))[:, None, None, None]
+    x = np.clip(grey + c * (x - grey), 0, 1)
+    luma = (x @ _LUMA)[..., None]
+    x = np.clip(luma + s * (x - luma), 0, 1)
+    yiq = x @ _RGB_TO_YIQ.T
+    cos, sin = np.cos(theta)[:, None, None], np.sin(theta)[:, None, None]
+    i, q = yiq[..., 1].copy(), yiq[..., 2].copy()
+    yiq[..., 1], yiq[..., 2] = cos * i - sin * q, sin * i + cos * q
+    x = np.clip(yiq @ _YIQ_TO_RGB.T, 0, 1)
+    return x * 2.0 - 1.0
+
+
 def masked_l1(source, edited, keep_mask) -> np.ndarray:
     """Per-image mean |edited - source| weighted by `keep_mask` (`[N, H, W, 1]`, 1 = region that must stay).
 
