@@ -1,7 +1,7 @@
 """VitrineGAN: joint training of generator G, editor E and a shared discriminator D (the "co-design").
 
-One `train_step` = a D step (real vs. G fakes vs. E edits, hinge + R1 + auxiliary classification on reals),
-then a G step and an E step from the same forward pass (separate optimizers). The editor learns from
+One `train_step` = one forward of G and E, a D step on them (real vs. G fakes vs. E edits, hinge + lazy R1 +
+auxiliary classification on reals), then a G step and an E step scored by the updated D (separate optimizers). The editor learns from
   * adversarial + target-attribute classification on edits of real images,
   * paired supervision G gives for free: E(G(z, c1), c2) ≈ G(z, c2) (G stopped),
   * cycle consistency E(E(x, c2), c1) ≈ x,
@@ -158,31 +158,36 @@ class VitrineGAN(keras.Model):
         z = tf.random.normal([batch, cfg.z_dim])
         cat = lambda *ds: {a: tf.concat([d[a] for d in ds], 0) for a in self.attributes}  # noqa: E731
 
-        # ---- D step
-        fake = self.generator({"z": z, **c_gen}, training=True)
-        edited = self._edit(real, c_tgt_in)["image"]
-        images = tf.concat([real, tf.stop_gradient(fake), tf.stop_gradient(edited)], 0)
-        conds = cat(c_real, c_gen, c_tgt_eff)
-        with tf.GradientTape() as d_tape:
-            augmented = self._augment(images)
-            out = self._d(augmented, conds)
-            r1 = self._lazy_r1(augmented[:batch], c_real)
-            adv = out["adv"]
-            d_real, d_fake_g = losses.d_hinge(adv[:batch], adv[batch:2 * batch])
-            _, d_fake_e = losses.d_hinge(adv[:batch], adv[2 * batch:])
-            d_adv = tf.reduce_mean(d_real) + 0.5 * (tf.reduce_mean(d_fake_g) + tf.reduce_mean(d_fake_e))
-            d_cls = tf.add_n([tf.reduce_mean(losses.soft_cross_entropy(c_real[a], out[a][:batch]))
-                              for a in self.attributes])
-            # lazy R1 (StyleGAN2): computed every r1_every steps and scaled by the interval
-            d_loss = d_adv + 0.5 * cfg.r1_gamma * cfg.r1_every * r1 + cfg.cls_weight * d_cls
-            d_scaled = self._scale(self.d_optimizer, d_loss * per_replica)
-        self._apply(self.d_optimizer, d_tape, d_scaled, self.discriminator.trainable_variables)
-
-        # ---- G and E steps (one forward, two optimizers)
+        # One forward of G and E serves both steps: the D step sees them through stop_gradient (recorded on the
+        # G/E tape but not differentiated), the G/E step scores them with the freshly updated D. Recomputing them
+        # after the D step, as many GAN loops do, costs one more G and E forward per step for the same gradients.
         with tf.GradientTape(persistent=True) as tape:
             fake = self.generator({"z": z, **c_gen}, training=True)
+            with tape.stop_recording():  # the pair target G(z, c_pair) is only a regression target for E
+                pair_target = tf.stop_gradient(self.generator({"z": z, **c_pair_eff}, training=True))
             edit_out = self._edit(real, c_tgt_in)
             edited = edit_out["image"]
+
+            # ---- D step (not recorded on the G/E tape)
+            with tape.stop_recording():
+                images = tf.concat([real, tf.stop_gradient(fake), tf.stop_gradient(edited)], 0)
+                conds = cat(c_real, c_gen, c_tgt_eff)
+                with tf.GradientTape() as d_tape:
+                    augmented = self._augment(images)
+                    out = self._d(augmented, conds)
+                    r1 = self._lazy_r1(augmented[:batch], c_real)
+                    adv = out["adv"]
+                    d_real, d_fake_g = losses.d_hinge(adv[:batch], adv[batch:2 * batch])
+                    _, d_fake_e = losses.d_hinge(adv[:batch], adv[2 * batch:])
+                    d_adv = tf.reduce_mean(d_real) + 0.5 * (tf.reduce_mean(d_fake_g) + tf.reduce_mean(d_fake_e))
+                    d_cls = tf.add_n([tf.reduce_mean(losses.soft_cross_entropy(c_real[a], out[a][:batch]))
+                                      for a in self.attributes])
+                    # lazy R1 (StyleGAN2): computed every r1_every steps and scaled by the interval
+                    d_loss = d_adv + 0.5 * cfg.r1_gamma * cfg.r1_every * r1 + cfg.cls_weight * d_cls
+                    d_scaled = self._scale(self.d_optimizer, d_loss * per_replica)
+                self._apply(self.d_optimizer, d_tape, d_scaled, self.discriminator.trainable_variables)
+
+            # ---- G and E steps (two optimizers)
             out = self._d(self._augment(tf.concat([fake, edited], 0)), cat(c_gen, c_tgt_eff))
             adv = out["adv"]
             g_adv = tf.reduce_mean(losses.g_hinge(adv[:batch]))
@@ -192,11 +197,11 @@ class VitrineGAN(keras.Model):
             e_adv = tf.reduce_mean(losses.g_hinge(adv[batch:]))
             e_cls = tf.add_n([tf.reduce_mean(losses.soft_cross_entropy(c_tgt_eff[a], out[a][batch:]))
                               for a in self.attributes])
-            # co-design: G supplies the pair (same z, target attributes) for free
-            pair_source = tf.stop_gradient(fake)
-            pair_target = tf.stop_gradient(self.generator({"z": z, **c_pair_eff}, training=True))
-            pair_l1 = tf.reduce_mean(losses.masked_l1(self._edit(pair_source, c_tgt_in)["image"], pair_target))
-            cycle_l1 = tf.reduce_mean(losses.masked_l1(self._edit(edited, c_src_in)["image"], real))
+            # co-design: G supplies the pair (same z, target attributes) for free: E(G(z, c_gen), c_tgt) ~ G(z, c_pair);
+            # cycle: E(E(x, c_tgt), c_src) ~ x. Both edits run as one 2B editor call.
+            second = self._edit(tf.concat([tf.stop_gradient(fake), edited], 0), cat(c_tgt_in, c_src_in))["image"]
+            pair_l1 = tf.reduce_mean(losses.masked_l1(second[:batch], pair_target))
+            cycle_l1 = tf.reduce_mean(losses.masked_l1(second[batch:], real))
             e_loss = e_adv + cfg.cls_weight * e_cls + cfg.pair_weight * pair_l1 + cfg.cycle_weight * cycle_l1
             g_scaled = self._scale(self.g_optimizer, g_loss * per_replica)
             e_scaled = self._scale(self.e_optimizer, e_loss * per_replica)
