@@ -1,9 +1,13 @@
 """Training throughput: images/s of the full VitrineGAN train_step vs. a plain conditional DCGAN.
 
-    python bench/train_throughput.py --resolutions 32 64 --batch 16 --steps 10 --warmup 3 --xla off on
+    python bench/train_throughput.py                       # every preset, its own widths and batch
+    python bench/train_throughput.py --presets cpu-quick --steps 30 --xla off
 
-Per resolution x XLA x mixed precision (mixed precision only where a GPU is present); warm-up steps
-(including tracing/compilation) are excluded. Writes JSON (default bench/results/train_throughput.json).
+Per preset x XLA x mixed precision (mixed precision only where a GPU is present): the full step uses the
+preset's ModelConfig (widths, batch, lazy R1 interval); the baseline is a keras.io-style conditional DCGAN
+(G 128 channels, D 64) at the same resolution and batch. Warm-up steps (tracing/compilation) are excluded;
+each timing stops after --steps steps or --max-seconds, whichever comes first (at least 2 steps), so the big
+presets stay affordable on a CPU. Writes JSON (default bench/results/train_throughput.json).
 """
 import argparse
 import json
@@ -25,7 +29,8 @@ def _dataset(tf, resolution, batch, vocab):
     }).batch(batch, drop_remainder=True).repeat().prefetch(2)
 
 
-def _time_model(model, dataset, warmup, steps):
+def _time_model(model, dataset, warmup, steps, max_seconds):
+    """-> (seconds, steps timed, warm-up seconds)."""
     iterator = iter(dataset)
     model.make_train_function()
     train = model.train_function
@@ -35,18 +40,21 @@ def _time_model(model, dataset, warmup, steps):
     {k: float(v) for k, v in logs.items()}  # wait for the device
     warm = time.perf_counter() - start
     start = time.perf_counter()
-    for _ in range(steps):
+    done = 0
+    while done < steps and (done < 2 or time.perf_counter() - start < max_seconds):
         logs = train(iterator)
-    {k: float(v) for k, v in logs.items()}
-    return time.perf_counter() - start, warm
+        {k: float(v) for k, v in logs.items()}
+        done += 1
+    return time.perf_counter() - start, done, warm
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--resolutions", type=int, nargs="+", default=[32, 64])
-    parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--steps", type=int, default=10)
-    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--presets", nargs="+", default=["tiny", "cpu-quick", "gpu", "gpu-large"])
+    parser.add_argument("--batch", type=int, help="override every preset's batch size")
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--max-seconds", type=float, default=60.0, help="per timing, after warm-up")
+    parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--xla", nargs="+", choices=["off", "on"], default=["off", "on"])
     parser.add_argument("--mixed-precision", nargs="+", choices=["off", "on"], default=["off", "on"],
                         help="'on' is skipped without a GPU")
@@ -60,21 +68,26 @@ def main(argv=None):
     from models.baseline_dcgan import ConditionalDCGAN
     from models.config import ModelConfig
     from models.gan import VitrineGAN
+    from pipeline.presets import get_preset
 
     gpus = tf.config.list_physical_devices("GPU")
     device = (tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU") if gpus
               else f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)")
     vocab = {"articleType": args.vocab[0], "baseColour": args.vocab[1]}
     results = []
-    for resolution in args.resolutions:
+    for preset_name in args.presets:
+        preset = get_preset(preset_name)
         for xla in args.xla:
             for mp in args.mixed_precision:
                 if mp == "on" and not gpus:
                     continue
-                cfg = ModelConfig(resolution=resolution, batch_size=args.batch, jit_compile=xla == "on",
-                                  mixed_precision=mp == "on")
-                row = {"resolution": resolution, "batch": args.batch, "xla": xla == "on", "mixed_precision": mp == "on",
-                       "steps": args.steps, "warmup": args.warmup}
+                batch = args.batch or preset.model.batch_size
+                cfg = preset.model.replace(batch_size=batch, jit_compile=xla == "on", mixed_precision=mp == "on")
+                base_cfg = ModelConfig(resolution=cfg.resolution, batch_size=batch, z_dim=cfg.z_dim)
+                row = {"preset": preset_name, "resolution": cfg.resolution, "batch": batch, "xla": xla == "on",
+                       "mixed_precision": mp == "on", "warmup": args.warmup,
+                       "widths": {"generator": cfg.gen_channels, "discriminator": cfg.disc_channels,
+                                  "editor": cfg.editor_channels}, "r1_every": cfg.r1_every}
                 for name in ("full", "baseline"):
                     keras.utils.clear_session()
                     if name == "full":
@@ -83,18 +96,23 @@ def main(argv=None):
                         row["params_full"] = int(sum(m.count_params() for m in
                                                      (model.generator, model.editor, model.discriminator)))
                     else:
-                        # the baseline runs without mixed precision (plain keras.io recipe)
-                        model = ConditionalDCGAN(cfg, vocab)
+                        # the baseline runs without mixed precision or XLA (plain keras.io recipe)
+                        model = ConditionalDCGAN(base_cfg, vocab)
                         row["params_baseline"] = int(model.generator.count_params() + model.discriminator.count_params())
                     model.compile()
-                    seconds, warm = _time_model(model, _dataset(tf, resolution, args.batch, vocab), args.warmup, args.steps)
-                    row[f"{name}_images_per_s"] = round(args.batch * args.steps / seconds, 2)
+                    seconds, done, warm = _time_model(model, _dataset(tf, cfg.resolution, batch, vocab), args.warmup,
+                                                      args.steps, args.max_seconds)
+                    row[f"{name}_images_per_s"] = round(batch * done / seconds, 2)
+                    row[f"{name}_steps"] = done
                     row[f"{name}_warmup_s"] = round(warm, 1)
                 row["ratio_full_over_baseline"] = round(row["full_images_per_s"] / row["baseline_images_per_s"], 4)
+                row["baseline_over_full"] = round(row["baseline_images_per_s"] / row["full_images_per_s"], 2)
                 print(json.dumps(row), flush=True)
                 results.append(row)
     report = {"device": device, "tensorflow": tf.__version__, "keras": keras.__version__,
-              "python": platform.python_version(), "vocab_sizes": vocab, "configs": results,
+              "python": platform.python_version(), "cpus": os.cpu_count(), "vocab_sizes": vocab,
+              "command": "python bench/train_throughput.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+              "configs": results,
               "note": "full = VitrineGAN train_step (D step with R1 + DiffAugment, G step, E step with pair and "
                       "cycle losses, EMA update); baseline = keras.io-style conditional DCGAN (D step + G step)."}
     out = pathlib.Path(args.out)
