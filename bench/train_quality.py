@@ -1,0 +1,123 @@
+"""Training quality: train a preset for a wall-clock budget, then score it with the pipeline's own evaluator.
+
+    python bench/train_quality.py --catalog data/sample --preset cpu-quick --minutes 10
+    python bench/train_quality.py --work-dir outputs/demo/work --preset cpu-quick --minutes 10 --set model.cls_weight=2
+
+The data side (ExampleGen -> Transform, and the judge trained on real images) comes from a pipeline run: with
+`--work-dir` the latest Transform output and JudgeTrainer model under that run's pipeline root; with `--catalog`
+the pipeline is first run on that catalog with a 1-step Trainer to produce them. Then the G+E+D model is trained
+on the Transform train split for `--minutes` (the preset's `max_train_seconds`) and evaluated exactly as the
+GanEvaluator does (held-out eval split, judge-space FID/KID, control accuracy, edit success, preservation vs. a
+colour-jitter baseline). Writes JSON (default bench/results/train_quality_<preset>.json) and the HTML report.
+"""
+import argparse
+import glob
+import json
+import os
+import pathlib
+import platform
+import sys
+import tempfile
+import time
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _overrides(items):
+    out = {}
+    for item in items or []:
+        key, _, value = item.partition("=")
+        out[key] = json.loads(value) if value[:1] in "[{0123456789-.tf" and value not in ("", "-") else value
+    return out
+
+
+def _prepare(args, preset) -> str:
+    """-> pipeline root holding Transform + JudgeTrainer outputs."""
+    from pipeline.local_runner import run_local
+    from pipeline.pipeline import default_paths
+
+    if args.work_dir:
+        return default_paths(args.work_dir)["pipeline_root"]
+    work_dir = os.path.join(args.scratch, "pipeline")
+    started = time.time()
+    run_local(args.catalog, work_dir, preset.with_model(train_steps=1, max_train_seconds=0.0))
+    print(f"[bench] data steps + judge on {args.catalog}: {time.time() - started:.0f} s", flush=True)
+    return default_paths(work_dir)["pipeline_root"]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--catalog", help="run the pipeline's data steps + judge on this catalog first")
+    source.add_argument("--work-dir", help="a finished pipeline run's work dir (reuses its Transform + judge)")
+    parser.add_argument("--preset", default="cpu-quick")
+    parser.add_argument("--minutes", type=float, default=10.0, help="training wall-clock budget")
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE", help="preset override, e.g. model.cls_weight=2")
+    parser.add_argument("--scratch", help="where to train and write the report (default: a temp dir)")
+    parser.add_argument("--output", help="default: bench/results/train_quality_<preset>.json")
+    args = parser.parse_args(argv)
+    args.scratch = args.scratch or tempfile.mkdtemp(prefix="vitrine-quality-")
+
+    from bench.eval_cost import find_artifacts
+    from components.gan_evaluator import run_evaluation
+    from models.training import train
+    from pipeline.presets import get_preset
+
+    overrides = _overrides(args.set)
+    preset = get_preset(args.preset, overrides)
+    preset = preset.with_model(max_train_seconds=args.minutes * 60.0,
+                               train_steps=max(preset.model.train_steps, 100000))
+    pipeline_root = _prepare(args, preset)
+    found = find_artifacts(pipeline_root)
+    cfg = preset.model
+    assets = os.path.join(found["transform_graph"], "transform_fn", "assets")
+    vocabulary_files = {a: os.path.join(assets, a) for a in cfg.condition_attributes}
+    train_files = sorted(glob.glob(os.path.join(found["examples"], "Split-train", "*.gz")))
+
+    serving_dir = os.path.join(args.scratch, "model")
+    summary = train(cfg, train_files, vocabulary_files, os.path.join(args.scratch, "train"), serving_dir)
+    print(f"[bench] trained {summary['steps']} steps in {summary['train_seconds']:.0f} s "
+          f"({summary['images_per_second']} img/s)", flush=True)
+
+    started = time.time()
+    result = run_evaluation(serving_dir, found["judge"], found["examples"], found["transform_graph"],
+                            os.path.join(args.scratch, "evaluation"), {
+                                "condition_attributes": list(cfg.condition_attributes),
+                                "resolution": cfg.resolution,
+                                "num_samples": preset.eval_num_samples,
+                                "num_edits": preset.eval_num_edits,
+                                "thresholds": preset.thresholds,
+                                "baseline_tolerance": preset.baseline_tolerance,
+                            })
+    eval_seconds = time.time() - started
+    metrics = {name: {k: v for k, v in entry.items() if k in ("value", "ci", "note")}
+               for name, entry in result["metrics"].items()}
+    command = "python bench/train_quality.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    report = {
+        "benchmark": "train_quality",
+        "command": command,
+        "preset": args.preset,
+        "overrides": overrides,
+        "catalog": args.catalog or "(work dir)",
+        "budget_minutes": args.minutes,
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(terse=True),
+                    "python": platform.python_version()},
+        "training": {k: summary[k] for k in ("steps", "train_seconds", "images_per_second", "stopped_by_time_budget")},
+        "evaluation_seconds": round(eval_seconds, 1),
+        "blessed_by_preset_thresholds": result["blessed"],
+        "reasons": result["reasons"],
+        "metrics": metrics,
+    }
+    out = pathlib.Path(args.output or REPO / "bench" / "results" / f"train_quality_{args.preset}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2, default=float) + "\n")
+    for name in sorted(metrics):
+        print(f"  {name:40s} {metrics[name]['value']:.4f}")
+    print(f"wrote {out}; report: {result['report']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
