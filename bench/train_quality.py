@@ -13,6 +13,7 @@ colour-jitter baseline). Writes JSON (default bench/results/train_quality_<prese
 import argparse
 import glob
 import json
+import logging
 import os
 import pathlib
 import platform
@@ -59,6 +60,7 @@ def main(argv=None) -> int:
     parser.add_argument("--output", help="default: bench/results/train_quality_<preset>.json")
     args = parser.parse_args(argv)
     args.scratch = args.scratch or tempfile.mkdtemp(prefix="vitrine-quality-")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
     from bench.eval_cost import find_artifacts
     from components.gan_evaluator import run_evaluation

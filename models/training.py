@@ -219,6 +219,8 @@ class ProgressLogger(keras.callbacks.Callback):
             elapsed = max(time.time() - self.first_step_done, 1e-6)
             rate = (done - 1) * self.cfg.batch_size / elapsed if done > 1 else 0.0
             eta = (self.total - self.step) * elapsed / max(done - 1, 1)
+            if self.cfg.max_train_seconds:  # the time budget ends the run first when it is the tighter bound
+                eta = min(eta, max(0.0, self.cfg.max_train_seconds - (time.time() - self.started)))
             losses = " ".join(f"{k}={v:.3f}" for k, v in sorted(logs.items()))
             log.info("step %d/%d (%.0f%%)  %.1f img/s  ETA %.0fs  %s", self.step, self.total,
                      100.0 * self.step / self.total, rate, eta, losses)
