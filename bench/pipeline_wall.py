@@ -100,9 +100,7 @@ def main(argv=None) -> int:
         "overhead_s": round(total_s - sum_s, 2),
         "overhead_fraction": round((total_s - sum_s) / total_s, 3) if total_s else None,
         "components": comps,
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-                    "note": "2 CPU cores shared with other jobs while measured"},
-        "work_dir": work_dir,
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
     }
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     with open(args.output, "w") as f:

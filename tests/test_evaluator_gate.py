@@ -194,6 +194,16 @@ def test_trained_tiny_model_passes_its_thresholds(tiny_run):
     assert run.pushed_version is not None
 
 
+def test_every_preset_gates_on_metrics_the_evaluator_records(tiny_run):
+    """A threshold naming a metric the evaluator does not produce rejects every model: catch typos here."""
+    from pipeline.presets import PRESETS
+
+    _, run, _ = tiny_run
+    for preset in PRESETS.values():
+        unknown = sorted(set(preset.thresholds) - set(run.metrics))
+        assert not unknown, f"preset {preset.name} gates on {unknown}, not recorded (have {sorted(run.metrics)})"
+
+
 def test_regression_against_baseline_is_not_blessed(tiny_run, tmp_path):
     """Candidate = the trained generator half-drowned in noise; no absolute bar; baseline = the trained model."""
     import keras
