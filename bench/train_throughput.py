@@ -48,6 +48,23 @@ def _time_model(model, dataset, warmup, steps, max_seconds):
     return time.perf_counter() - start, done, warm
 
 
+def _report(device, tf, keras, vocab, results, argv) -> dict:
+    return {"device": device, "tensorflow": tf.__version__, "keras": keras.__version__,
+            "python": platform.python_version(), "cpus": os.cpu_count(), "vocab_sizes": vocab,
+            "command": "python bench/train_throughput.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "configs": results,
+            "note": "full = VitrineGAN train_step (one G and E forward; D step with lazy R1 + DiffAugment; G step; "
+                    "E step with pair and cycle losses; EMA update); baseline = keras.io-style conditional DCGAN "
+                    "(D step + G step, no XLA, no mixed precision)."}
+
+
+def _write(path, report) -> pathlib.Path:
+    out = pathlib.Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    return out
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--presets", nargs="+", default=["tiny", "cpu-quick", "gpu", "gpu-large"])
@@ -88,36 +105,34 @@ def main(argv=None):
                        "mixed_precision": mp == "on", "warmup": args.warmup,
                        "widths": {"generator": cfg.gen_channels, "discriminator": cfg.disc_channels,
                                   "editor": cfg.editor_channels}, "r1_every": cfg.r1_every}
-                for name in ("full", "baseline"):
-                    keras.utils.clear_session()
-                    if name == "full":
-                        model = VitrineGAN(networks.build_generator(cfg, vocab), networks.build_editor(cfg, vocab),
-                                           networks.build_discriminator(cfg, vocab), cfg, vocab)
-                        row["params_full"] = int(sum(m.count_params() for m in
-                                                     (model.generator, model.editor, model.discriminator)))
-                    else:
-                        # the baseline runs without mixed precision or XLA (plain keras.io recipe)
-                        model = ConditionalDCGAN(base_cfg, vocab)
-                        row["params_baseline"] = int(model.generator.count_params() + model.discriminator.count_params())
-                    model.compile()
-                    seconds, done, warm = _time_model(model, _dataset(tf, cfg.resolution, batch, vocab), args.warmup,
-                                                      args.steps, args.max_seconds)
-                    row[f"{name}_images_per_s"] = round(batch * done / seconds, 2)
-                    row[f"{name}_steps"] = done
-                    row[f"{name}_warmup_s"] = round(warm, 1)
-                row["ratio_full_over_baseline"] = round(row["full_images_per_s"] / row["baseline_images_per_s"], 4)
-                row["baseline_over_full"] = round(row["baseline_images_per_s"] / row["full_images_per_s"], 2)
+                try:
+                    for name in ("full", "baseline"):
+                        keras.utils.clear_session()
+                        if name == "full":
+                            model = VitrineGAN(networks.build_generator(cfg, vocab), networks.build_editor(cfg, vocab),
+                                               networks.build_discriminator(cfg, vocab), cfg, vocab)
+                            row["params_full"] = int(sum(m.count_params() for m in
+                                                         (model.generator, model.editor, model.discriminator)))
+                        else:
+                            # the baseline runs without mixed precision or XLA (plain keras.io recipe)
+                            model = ConditionalDCGAN(base_cfg, vocab)
+                            row["params_baseline"] = int(model.generator.count_params() + model.discriminator.count_params())
+                        model.compile()
+                        seconds, done, warm = _time_model(model, _dataset(tf, cfg.resolution, batch, vocab), args.warmup,
+                                                          args.steps, args.max_seconds)
+                        row[f"{name}_images_per_s"] = round(batch * done / seconds, 2)
+                        row[f"{name}_steps"] = done
+                        row[f"{name}_warmup_s"] = round(warm, 1)
+                    row["ratio_full_over_baseline"] = round(row["full_images_per_s"] / row["baseline_images_per_s"], 4)
+                    row["baseline_over_full"] = round(row["baseline_images_per_s"] / row["full_images_per_s"], 2)
+                except (tf.errors.ResourceExhaustedError, tf.errors.InternalError) as exc:
+                    # e.g. XLA on a CPU host asking for more memory than it has: record it, go on
+                    lines = [ln for ln in str(exc).splitlines() if "memory" in ln.lower()] or str(exc).splitlines()
+                    row["error"] = f"{type(exc).__name__}: {lines[0].strip()[:300]}"
                 print(json.dumps(row), flush=True)
                 results.append(row)
-    report = {"device": device, "tensorflow": tf.__version__, "keras": keras.__version__,
-              "python": platform.python_version(), "cpus": os.cpu_count(), "vocab_sizes": vocab,
-              "command": "python bench/train_throughput.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-              "configs": results,
-              "note": "full = VitrineGAN train_step (D step with R1 + DiffAugment, G step, E step with pair and "
-                      "cycle losses, EMA update); baseline = keras.io-style conditional DCGAN (D step + G step)."}
-    out = pathlib.Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
+                _write(args.out, _report(device, tf, keras, vocab, results, argv))  # partial results survive a crash
+    out = _write(args.out, _report(device, tf, keras, vocab, results, argv))
     print(f"wrote {out}")
 
 
