@@ -32,6 +32,9 @@ class ModelConfig:
     cls_weight: float = 1.0
     pair_weight: float = 10.0  # co-design: E(G(z, c1), c2) ~ G(z, c2)
     cycle_weight: float = 1.0  # E(E(x, c2), c1) ~ x; at 10 the cycle term collapsed the editor to identity
+    # mode seeking (DSGAN, Mao et al. 2019): pairs of G samples share conditions and differ in z; G is penalised
+    # by 1 / (|G(z1)-G(z2)| / |z1-z2|), so it cannot ignore z. 0 = off.
+    mode_seeking_weight: float = 0.0
     keep_prob: float = 0.3  # editor: chance that a target attribute is "keep as is" (all-zero weights)
     ema_decay: float = 0.999
     diffaugment: str = "color,translation"

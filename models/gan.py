@@ -58,7 +58,7 @@ class VitrineGAN(keras.Model):
         self.ema_generator.set_weights(generator.get_weights())
         self.ema_generator.trainable = False
         names = ["d_loss", "g_loss", "e_loss", "d_real", "d_fake", "r1", "d_cls", "g_cls", "e_adv", "e_cls",
-                 "pair_l1", "cycle_l1", "mask_mean"]
+                 "pair_l1", "cycle_l1", "mask_mean", "mode_seeking"]
         self.trackers = {n: keras.metrics.Mean(name=n) for n in names}
         # The sub-networks are built; without this, fit() under a distribution strategy would try to build
         # the model by calling it on a training batch, which is not a generator input.
@@ -149,6 +149,9 @@ class VitrineGAN(keras.Model):
         per_replica = 1.0 / tf.cast(tf.distribute.get_strategy().num_replicas_in_sync, tf.float32)
         c_real = one_hot_conditions(data, self.vocab_sizes)
         c_gen = self._sample_conditions(batch, c_real)
+        if cfg.mode_seeking_weight > 0:  # second half repeats the first half's conditions (with other z)
+            half = batch // 2
+            c_gen = {a: tf.concat([c_gen[a][:half], c_gen[a][:half], c_gen[a][2 * half:]], 0) for a in self.attributes}
         c_tgt = self._sample_conditions(batch, c_real)
         keep = {a: tf.cast(tf.random.uniform([batch, 1]) < cfg.keep_prob, tf.float32) for a in self.attributes}
         c_tgt_in = {a: c_tgt[a] * (1.0 - keep[a]) for a in self.attributes}  # zeros = keep
@@ -194,6 +197,13 @@ class VitrineGAN(keras.Model):
             g_cls = tf.add_n([tf.reduce_mean(losses.soft_cross_entropy(c_gen[a], out[a][:batch]))
                               for a in self.attributes])
             g_loss = g_adv + cfg.cls_weight * g_cls
+            mode_seeking = tf.constant(0.0)
+            if cfg.mode_seeking_weight > 0:
+                half = batch // 2
+                ratio = (tf.reduce_mean(tf.abs(fake[:half] - fake[half:2 * half]), axis=[1, 2, 3])
+                         / tf.reduce_mean(tf.abs(z[:half] - z[half:2 * half]), axis=1))
+                mode_seeking = tf.reduce_mean(1.0 / (ratio + 1e-5))
+                g_loss += cfg.mode_seeking_weight * mode_seeking
             e_adv = tf.reduce_mean(losses.g_hinge(adv[batch:]))
             e_cls = tf.add_n([tf.reduce_mean(losses.soft_cross_entropy(c_tgt_eff[a], out[a][batch:]))
                               for a in self.attributes])
@@ -213,7 +223,7 @@ class VitrineGAN(keras.Model):
         values = {"d_loss": d_loss, "g_loss": g_loss, "e_loss": e_loss, "d_real": tf.reduce_mean(d_real),
                   "d_fake": 0.5 * (tf.reduce_mean(d_fake_g) + tf.reduce_mean(d_fake_e)), "r1": r1, "d_cls": d_cls,
                   "g_cls": g_cls, "e_adv": e_adv, "e_cls": e_cls, "pair_l1": pair_l1, "cycle_l1": cycle_l1,
-                  "mask_mean": tf.reduce_mean(edit_out["mask"])}
+                  "mask_mean": tf.reduce_mean(edit_out["mask"]), "mode_seeking": mode_seeking}
         for name, value in values.items():
             self.trackers[name].update_state(value)
         return {name: tracker.result() for name, tracker in self.trackers.items()}

@@ -68,11 +68,12 @@ PRESETS: Dict[str, Preset] = {
         eval_num_edits=200,
         # Measured on 2 cores, sample catalog (bench/results/pipeline_wall_cpu-quick.json: 8-minute budget, 1,133
         # steps): category control 0.48 (chance 0.05), colour 0.61 (chance 0.03), fid_ratio 7.3, edit success
-        # 0.50, editor/colour-jitter preservation 0.58. The bars sit at about half of that, leaving room for a
-        # slower machine that fits fewer steps in the budget, and far above a noise generator (chance accuracy,
+        # 0.50, editor/colour-jitter preservation 0.58; a fresh-clone `make demo` the same day: 0.52 / 0.68 / 7.5 /
+        # edit success 0.28 / 0.49. The bars sit at about half of the lower figures, leaving room for a slower
+        # machine that fits fewer steps in the budget, and far above a noise generator (chance accuracy,
         # fid_ratio > 60; chance edit success ~0.04).
         thresholds={"fid_ratio": {"max": 15.0}, "articleType_control_accuracy": {"min": 0.25},
-                    "baseColour_control_accuracy": {"min": 0.3}, "edit_success": {"min": 0.2},
+                    "baseColour_control_accuracy": {"min": 0.3}, "edit_success": {"min": 0.15},
                     "edit_preservation_vs_jitter": {"max": 1.0}},
         baseline_tolerance=0.25,
     ),

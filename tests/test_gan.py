@@ -103,3 +103,18 @@ def test_fit_under_mirrored_strategy_two_replicas():
     proc = subprocess.run([sys.executable, "-c", MIRRORED], cwd=repo, env=env, capture_output=True, text=True,
                           timeout=600)
     assert proc.returncode == 0 and "MIRRORED_OK" in proc.stdout, proc.stderr[-4000:]
+
+
+def test_mode_seeking_term_is_reported_only_when_on():
+    """Mode seeking pairs G samples by condition; the term is positive and finite when on, exactly 0 when off."""
+    base = ModelConfig(resolution=16, z_dim=16, embed_dim=8, gen_channels=32, disc_channels=8, editor_channels=8,
+                       batch_size=4)
+    for weight in (0.0, 1.0):
+        gan = _gan(base.replace(mode_seeking_weight=weight))
+        gan.compile()
+        history = gan.fit(_dataset(16), steps_per_epoch=2, epochs=1, verbose=0).history
+        value = history["mode_seeking"][-1]
+        if weight:
+            assert np.isfinite(value) and value > 0, history
+        else:
+            assert value == 0.0, history
