@@ -1,7 +1,8 @@
 """VitrineGAN: joint training of generator G, editor E and a shared discriminator D (the "co-design").
 
 One `train_step` = one forward of G and E, a D step on them (real vs. G fakes vs. E edits, hinge + lazy R1 +
-auxiliary classification on reals), then a G step and an E step scored by the updated D (separate optimizers). The editor learns from
+auxiliary classification on reals), then a G step and an E step scored by the updated D (separate optimizers).
+The editor learns from
   * adversarial + target-attribute classification on edits of real images,
   * paired supervision G gives for free: E(G(z, c1), c2) ≈ G(z, c2) (G stopped),
   * cycle consistency E(E(x, c2), c1) ≈ x,
