@@ -126,9 +126,7 @@ def main(argv=None):
         "evaluator_execution_s_in_run": evaluator_execution_seconds(paths["metadata_path"]),
     }
 
-    config = {"condition_attributes": ATTRIBUTES, "resolution": resolution, "num_samples": preset.eval_num_samples,
-              "num_edits": preset.eval_num_edits, "thresholds": preset.thresholds,
-              "baseline_tolerance": preset.baseline_tolerance}
+    config = dict(preset.evaluator_config(), condition_attributes=ATTRIBUTES, resolution=resolution)
     with tempfile.TemporaryDirectory() as out:
         t0 = time.perf_counter()
         full = run_evaluation(art["model"], art["judge"], art["examples"], art["transform_graph"], out, config)

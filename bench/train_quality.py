@@ -5,7 +5,8 @@
 
 The data side (ExampleGen -> Transform, and the judge trained on real images) comes from a pipeline run: with
 `--work-dir` the latest Transform output and JudgeTrainer model under that run's pipeline root; with `--catalog`
-the pipeline is first run on that catalog with a 1-step Trainer to produce them. Then the G+E+D model is trained
+the pipeline is first run on that catalog with a 1-step Trainer to produce them (a work dir must come from a run
+of a preset with the same resolution: Transform fixed the image size). Then the G+E+D model is trained
 on the Transform train split for `--minutes` (the preset's `max_train_seconds`) and evaluated exactly as the
 GanEvaluator does (held-out eval split, judge-space FID/KID, control accuracy, edit success, preservation vs. a
 colour-jitter baseline). Writes JSON (default bench/results/train_quality_<preset>.json) and the HTML report.
@@ -24,14 +25,6 @@ import time
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-def _overrides(items):
-    out = {}
-    for item in items or []:
-        key, _, value = item.partition("=")
-        out[key] = json.loads(value) if value[:1] in "[{0123456789-.tf" and value not in ("", "-") else value
-    return out
 
 
 def _prepare(args, preset) -> str:
@@ -63,36 +56,30 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
     from bench.eval_cost import find_artifacts
+    from components.gan_evaluation import vocabulary_files
     from components.gan_evaluator import run_evaluation
     from models.training import train
+    from pipeline.cli import _parse_overrides
     from pipeline.presets import get_preset
 
-    overrides = _overrides(args.set)
+    overrides = _parse_overrides(args.set)
     preset = get_preset(args.preset, overrides)
     preset = preset.with_model(max_train_seconds=args.minutes * 60.0,
                                train_steps=max(preset.model.train_steps, 100000))
     pipeline_root = _prepare(args, preset)
     found = find_artifacts(pipeline_root)
     cfg = preset.model
-    assets = os.path.join(found["transform_graph"], "transform_fn", "assets")
-    vocabulary_files = {a: os.path.join(assets, a) for a in cfg.condition_attributes}
     train_files = sorted(glob.glob(os.path.join(found["examples"], "Split-train", "*.gz")))
 
     serving_dir = os.path.join(args.scratch, "model")
-    summary = train(cfg, train_files, vocabulary_files, os.path.join(args.scratch, "train"), serving_dir)
+    summary = train(cfg, train_files, vocabulary_files(found["transform_graph"], cfg.condition_attributes),
+                    os.path.join(args.scratch, "train"), serving_dir)
     print(f"[bench] trained {summary['steps']} steps in {summary['train_seconds']:.0f} s "
           f"({summary['images_per_second']} img/s)", flush=True)
 
     started = time.time()
     result = run_evaluation(serving_dir, found["judge"], found["examples"], found["transform_graph"],
-                            os.path.join(args.scratch, "evaluation"), {
-                                "condition_attributes": list(cfg.condition_attributes),
-                                "resolution": cfg.resolution,
-                                "num_samples": preset.eval_num_samples,
-                                "num_edits": preset.eval_num_edits,
-                                "thresholds": preset.thresholds,
-                                "baseline_tolerance": preset.baseline_tolerance,
-                            })
+                            os.path.join(args.scratch, "evaluation"), preset.evaluator_config())
     eval_seconds = time.time() - started
     metrics = {name: {k: v for k, v in entry.items() if k in ("value", "ci", "note")}
                for name, entry in result["metrics"].items()}

@@ -186,5 +186,10 @@ def prepare_real(judge: Judge, examples_uri: str, resolution: int, attributes, j
     }
 
 
+def vocabulary_files(transform_graph_uri: str, attributes) -> Dict[str, str]:
+    """Transform's vocabulary file per attribute (tft writes them as assets named after the attribute)."""
+    return {a: os.path.join(transform_graph_uri, "transform_fn", "assets", a) for a in attributes}
+
+
 def vocabularies(transform_graph_uri: str, attributes) -> Dict[str, List[str]]:
-    return {a: read_vocabulary(os.path.join(transform_graph_uri, "transform_fn", "assets", a)) for a in attributes}
+    return {a: read_vocabulary(path) for a, path in vocabulary_files(transform_graph_uri, attributes).items()}

@@ -117,14 +117,7 @@ def create_pipeline(
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         baseline_model=latest_blessed.outputs["model"],
-        config_json=json.dumps({
-            "condition_attributes": attributes,
-            "resolution": cfg.resolution,
-            "num_samples": preset.eval_num_samples,
-            "num_edits": preset.eval_num_edits,
-            "thresholds": preset.thresholds,
-            "baseline_tolerance": preset.baseline_tolerance,
-        }),
+        config_json=json.dumps(preset.evaluator_config()),
     )
     pusher = Pusher(
         model=trainer.outputs["model"],

@@ -26,6 +26,17 @@ class Preset:
     trainer_gpus: int = 0
     allow_anomalies: bool = False
 
+    def evaluator_config(self) -> dict:
+        """The GanEvaluator's configuration (its `config_json`), also used by bench/train_quality.py."""
+        return {
+            "condition_attributes": list(self.model.condition_attributes),
+            "resolution": self.model.resolution,
+            "num_samples": self.eval_num_samples,
+            "num_edits": self.eval_num_edits,
+            "thresholds": self.thresholds,
+            "baseline_tolerance": self.baseline_tolerance,
+        }
+
     def replace(self, **changes) -> "Preset":
         return dataclasses.replace(self, **changes)
 

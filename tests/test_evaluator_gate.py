@@ -80,14 +80,7 @@ def _export(out_dir, generator, editor, cfg, vocabulary_files) -> str:
 
 
 def _eval_config(preset, **changes) -> dict:
-    config = {
-        "condition_attributes": list(ATTRIBUTES),
-        "resolution": preset.model.resolution,
-        "num_samples": preset.eval_num_samples,
-        "num_edits": preset.eval_num_edits,
-        "thresholds": preset.thresholds,
-        "baseline_tolerance": preset.baseline_tolerance,
-    }
+    config = dict(preset.evaluator_config(), condition_attributes=list(ATTRIBUTES))
     config.update(changes)
     return config
 
