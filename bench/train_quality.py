@@ -7,7 +7,8 @@ The data side (ExampleGen -> Transform, and the judge trained on real images) co
 `--work-dir` the latest Transform output and JudgeTrainer model under that run's pipeline root; with `--catalog`
 the pipeline is first run on that catalog with a 1-step Trainer to produce them (a work dir must come from a run
 of a preset with the same resolution: Transform fixed the image size). Then the G+E+D model is trained
-on the Transform train split for `--minutes` (the preset's `max_train_seconds`) and evaluated exactly as the
+on the Transform train split for `--minutes` (the preset's `max_train_seconds`; the judge monitor scores it
+every `judge_every` steps, may stop it early and keeps the best weights) and evaluated exactly as the
 GanEvaluator does (held-out eval split, judge-space FID/KID, control accuracy, edit success, preservation vs. a
 colour-jitter baseline). Writes JSON (default bench/results/train_quality_<preset>.json) and the HTML report.
 """
@@ -73,7 +74,7 @@ def main(argv=None) -> int:
 
     serving_dir = os.path.join(args.scratch, "model")
     summary = train(cfg, train_files, vocabulary_files(found["transform_graph"], cfg.condition_attributes),
-                    os.path.join(args.scratch, "train"), serving_dir)
+                    os.path.join(args.scratch, "train"), serving_dir, judge_model=found["judge"])
     print(f"[bench] trained {summary['steps']} steps in {summary['train_seconds']:.0f} s "
           f"({summary['images_per_second']} img/s)", flush=True)
 
@@ -93,7 +94,10 @@ def main(argv=None) -> int:
         "budget_minutes": args.minutes,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(terse=True),
                     "python": platform.python_version()},
-        "training": {k: summary[k] for k in ("steps", "train_seconds", "images_per_second", "stopped_by_time_budget")},
+        "training": {k: summary[k] for k in ("steps", "train_seconds", "images_per_second", "stopped_by_time_budget",
+                                             "stopped_by_judge")},
+        # the judge's score during training (generated + edited images; see models/judge_monitor.py)
+        "judge_monitor": {k: v for k, v in (summary["judge_monitor"] or {}).items() if k != "best_checksums"},
         "evaluation_seconds": round(eval_seconds, 1),
         "blessed_by_preset_thresholds": result["blessed"],
         "reasons": result["reasons"],

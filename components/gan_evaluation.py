@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from models import metrics as M
 from models.export import read_vocabulary
+from models.judge import Judge
 from models.training import id_feature
 
 log = logging.getLogger("vitrine.evaluator")
@@ -33,19 +34,6 @@ def load_split(examples_uri: str, split: str, resolution: int, attributes, limit
         for a in attributes:
             ids[a].append(batch[id_feature(a)].numpy())
     return np.concatenate(images), {a: np.concatenate(v) for a, v in ids.items()}
-
-
-class Judge:
-    def __init__(self, path: str):
-        self.classify = tf.saved_model.load(path).signatures["classify"]
-
-    def __call__(self, images: np.ndarray):
-        outputs = {}
-        for start in range(0, len(images), BATCH):
-            result = self.classify(images=tf.constant(images[start:start + BATCH], tf.float32))
-            for key, value in result.items():
-                outputs.setdefault(key, []).append(value.numpy())
-        return {k: np.concatenate(v) for k, v in outputs.items()}
 
 
 def to_float(images_uint8: np.ndarray) -> np.ndarray:

@@ -48,6 +48,16 @@ class ModelConfig:
     # judge (attribute classifier trained on real images)
     judge_steps: int = 300
     judge_channels: int = 32
+    # judge monitor (needs the pipeline's judge): every `judge_every` steps the EMA generator and the editor are
+    # scored by the judge (control accuracy per attribute, edit success on training images); 0 = off.
+    judge_every: int = 0
+    judge_samples: int = 256  # generated images per check (and half as many edits)
+    # early stop on that score: stop after `early_stop_patience` checks without a gain of `early_stop_min_delta`
+    # (0 = never stop early), not before `early_stop_min_steps`; export the best-scoring weights when on.
+    early_stop_patience: int = 0
+    early_stop_min_delta: float = 0.005
+    early_stop_min_steps: int = 0
+    restore_best: bool = True
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)

@@ -59,6 +59,23 @@ class JudgeModule(tf.Module):
         return self.model(images, training=False)
 
 
+class Judge:
+    """A trained judge SavedModel: `judge(images float [N,R,R,3] in [-1,1])` -> {"features", "<attr>_logits"}."""
+
+    BATCH = 64
+
+    def __init__(self, path: str):
+        self.classify = tf.saved_model.load(path).signatures["classify"]
+
+    def __call__(self, images: np.ndarray):
+        outputs = {}
+        for start in range(0, len(images), self.BATCH):
+            result = self.classify(images=tf.constant(images[start:start + self.BATCH], tf.float32))
+            for key, value in result.items():
+                outputs.setdefault(key, []).append(value.numpy())
+        return {k: np.concatenate(v) for k, v in outputs.items()}
+
+
 def evaluate_accuracy(model, dataset, attributes) -> Dict[str, float]:
     correct = {a: 0 for a in attributes}
     total = 0

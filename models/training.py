@@ -7,6 +7,8 @@ Referenced by import path `models.training.run_fn`. What it does:
 - checkpoints every `checkpoint_every` steps and resumes from the newest checkpoint after a kill;
 - warm-starts from the last blessed model (`fn_args.base_model`) when the pipeline provides one;
 - logs progress (steps, images/s, ETA, losses), TensorBoard scalars and sample grids;
+- with the pipeline's judge, scores the model every `judge_every` steps, stops early and exports the best
+  weights (`models.judge_monitor`);
 - exports the serving SavedModel (EMA generator + editor, string signatures) and Keras weights for warm starts.
 """
 import hashlib
@@ -115,12 +117,17 @@ def save_networks(gan, directory: str) -> None:
         getattr(gan, name).save_weights(os.path.join(directory, f"{name}.weights.h5"))
 
 
-def weights_checksum(model) -> str:
-    """sha256 over a network's weight values in order: the same weights give the same checksum."""
+def values_checksum(values) -> str:
+    """sha256 over weight values (arrays) in order: the same weights give the same checksum."""
     digest = hashlib.sha256()
-    for weight in model.weights:
-        digest.update(np.ascontiguousarray(keras.ops.convert_to_numpy(weight), dtype=np.float32).tobytes())
+    for value in values:
+        digest.update(np.ascontiguousarray(value, dtype=np.float32).tobytes())
     return digest.hexdigest()
+
+
+def weights_checksum(model) -> str:
+    """`values_checksum` of a network's current weights."""
+    return values_checksum(keras.ops.convert_to_numpy(weight) for weight in model.weights)
 
 
 def load_networks(gan, directory: str) -> List[str]:
@@ -278,8 +285,12 @@ def train(
     work_dir: str,
     serving_dir: Optional[str] = None,
     base_model: Optional[str] = None,
+    judge_model: Optional[str] = None,
 ) -> dict:
-    """Trains (resuming from `work_dir/checkpoints` if present) and exports to `serving_dir`. Returns a summary."""
+    """Trains (resuming from `work_dir/checkpoints` if present) and exports to `serving_dir`. Returns a summary.
+
+    With `judge_model` (the judge's SavedModel) and `cfg.judge_every` > 0 the judge scores the model during
+    training, may stop it early and picks the weights to export (see `models.judge_monitor`)."""
     from models.augment import augment_example
 
     keras.utils.set_random_seed(cfg.seed)
@@ -315,13 +326,30 @@ def train(
     grid_inputs = condition_grid_inputs(cfg, vocab_sizes, rows, cols, cfg.seed)
     grid_inputs.update({"__rows__": rows, "__cols__": cols})
     progress = ProgressLogger(cfg, cfg.train_steps, start_step, checkpoints, grid_inputs, sample_dir, writer)
+    monitor = None
+    if judge_model and cfg.judge_every > 0:
+        from models.judge_monitor import JudgeMonitor, fixed_edit_batch
+
+        edit_batch = fixed_edit_batch(make_dataset(train_patterns, cfg, 64, training=False),
+                                      cfg.condition_attributes, max(cfg.judge_samples // 2, 1))
+        monitor = JudgeMonitor(judge_model, cfg, vocab_sizes, edit_batch, writer, start_step)
+    elif cfg.judge_every > 0:
+        log.warning("judge_every=%d but no judge model was given: training without the judge monitor",
+                    cfg.judge_every)
 
     remaining = cfg.train_steps - start_step
     started = time.time()
+    judge_summary = None
     if remaining > 0:
         log.info("Training %d steps (batch %d, %dx%d, %s) from step %d", remaining, global_batch,
                  cfg.resolution, cfg.resolution, ", ".join(f"{a}: {n}" for a, n in vocab_sizes.items()), start_step)
-        gan.fit(dataset, steps_per_epoch=remaining, epochs=1, verbose=0, callbacks=[progress])
+        callbacks = [monitor, progress] if monitor else [progress]
+        gan.fit(dataset, steps_per_epoch=remaining, epochs=1, verbose=0, callbacks=callbacks)
+        if monitor:
+            judge_summary = monitor.finish()
+            if monitor.restored_best:  # the newest checkpoint and the last grid show what will be exported
+                checkpoints.save(gan, progress.step)
+                progress.write_samples()
     seconds = time.time() - started
     summary = {
         "config": cfg.to_dict(),
@@ -329,6 +357,8 @@ def train(
         "steps": progress.step,
         "planned_steps": cfg.train_steps,
         "stopped_by_time_budget": progress.stopped_early,
+        "stopped_by_judge": bool(monitor and monitor.stopped_early),
+        "judge_monitor": judge_summary,
         "resumed_from_step": start_step,
         "warm_started": warm_started,
         "warm_start_from": base_model if warm_started else None,
@@ -370,6 +400,6 @@ def run_fn(fn_args) -> None:
         key = hashlib.sha256(json.dumps([list(fn_args.train_files), cfg.to_dict()], sort_keys=True).encode())
         work_dir = os.path.join(custom["checkpoint_dir"], key.hexdigest()[:16])
     summary = train(cfg, fn_args.train_files, vocabulary_files, work_dir, fn_args.serving_model_dir,
-                    base_model=getattr(fn_args, "base_model", None))
+                    base_model=getattr(fn_args, "base_model", None), judge_model=custom.get("judge_model"))
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, "training_summary.json"), "w") as f:
         json.dump(summary, f, indent=2)

@@ -1,8 +1,8 @@
 """create_pipeline: the one definition of *what* Vitrine runs; runners decide *how*.
 
 ExampleGen (catalog, quarantine) -> StatisticsGen -> SchemaGen (or the curated schema) -> ExampleValidator ->
-AnomalyGate -> Transform -> Trainer (judge) + Trainer (GAN + editor, warm-started from the last blessed
-model) -> GanEvaluator (blessing, report) -> Pusher (TF Serving layout).
+AnomalyGate -> Transform -> Trainer (judge) -> GanTrainer (GAN + editor, warm-started from the last blessed
+model, scored by the judge while it trains) -> GanEvaluator (blessing, report) -> Pusher (TF Serving layout).
 
 Entry points are import paths (`models.training.run_fn`, ...) so the same code runs in the Kubeflow image.
 """
@@ -47,6 +47,7 @@ def create_pipeline(
     from components.anomaly_gate import AnomalyGate
     from components.catalog_example_gen import make_catalog_example_gen
     from components.gan_evaluator import GanEvaluator
+    from components.gan_trainer import GanTrainer
 
     cfg = preset.model
     attributes = list(cfg.condition_attributes)
@@ -102,7 +103,8 @@ def create_pipeline(
     gan_config = dict(model_config)
     if checkpoint_dir:
         gan_config["checkpoint_dir"] = checkpoint_dir
-    trainer = Trainer(
+    trainer = GanTrainer(
+        judge=judge_trainer.outputs["model"],  # scores the model while it trains: early stop, best weights
         run_fn="models.training.run_fn",
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
@@ -110,7 +112,7 @@ def create_pipeline(
         eval_args=trainer_pb2.EvalArgs(num_steps=1),
         custom_config=gan_config,
         **trainer_kwargs,
-    )
+    ).with_id("Trainer")
     evaluator = GanEvaluator(
         model=trainer.outputs["model"],
         judge=judge_trainer.outputs["model"],

@@ -41,6 +41,21 @@ def test_pushed_layout_is_tf_serving(tiny_run):
     assert os.path.exists(run.report)
 
 
+def test_trainer_was_scored_by_the_judge_while_training(tiny_run):
+    """The GanTrainer hands JudgeTrainer's model to run_fn: the pushed model records the judge's checks."""
+    import json
+
+    from models.training import TRAINING_SUMMARY
+
+    paths, run, _ = tiny_run
+    with open(os.path.join(paths["serving_model_dir"], run.pushed_version, TRAINING_SUMMARY)) as f:
+        summary = json.load(f)
+    cfg = get_preset("tiny").model
+    steps = [check["step"] for check in summary["judge_monitor"]["history"]]
+    assert steps == list(range(cfg.judge_every, cfg.train_steps + 1, cfg.judge_every))
+    assert summary["exported_checksums"] == summary["judge_monitor"]["best_checksums"]
+
+
 @pytest.fixture(scope="module")
 def server(tiny_run):
     from pipeline.demo import free_port

@@ -25,6 +25,9 @@ def test_compiled_spec_has_every_component_image_gpu_and_beam_args(tmp_path):
     assert containers and all(c["image"] == "example.com/vitrine:1.0" for c in containers.values())
     trainer = next(c for name, c in containers.items() if name.lower().startswith("trainer"))
     assert trainer["resources"]["accelerator"]["count"] in ("1", 1)
+    # the GAN Trainer consumes JudgeTrainer's model (judge monitor, early stop)
+    trainer_task = tasks["Trainer"]
+    assert trainer_task["inputs"]["artifacts"]["judge"]["taskOutputArtifact"]["producerTask"] == "JudgeTrainer"
     example_gen = next(c for name, c in containers.items() if "examplegen" in name.lower())
     args = " ".join(example_gen.get("args", []))
     assert all(a in args for a in beam_args)

@@ -1,4 +1,5 @@
 """The training loop's mechanics on real product photos at 16x16: resume after a kill, warm start, export."""
+import json
 import os
 import signal
 import subprocess
@@ -95,3 +96,43 @@ def test_warm_start_loads_the_base_models_weights(transformed, tmp_path):
     before, after = _weights(os.path.join(base, KERAS_WEIGHTS_DIR)), _weights(os.path.join(again, KERAS_WEIGHTS_DIR))
     assert before.keys() == after.keys() and all(np.array_equal(before[k], after[k]) for k in before)
     assert os.path.exists(os.path.join(again, TRAINING_SUMMARY))
+
+
+@pytest.fixture(scope="module")
+def judge_dir(transformed, tmp_path_factory):
+    """A real judge (the JudgeTrainer's code) trained for a few steps on the same 48 photos."""
+    from models.judge import train_judge
+
+    path, files = transformed
+    export = str(tmp_path_factory.mktemp("judge") / "judge")
+    train_judge(CFG.replace(judge_steps=3, judge_channels=8), path, path, files, export)
+    return export
+
+
+def test_judge_monitor_stops_early_and_exports_the_best_weights(transformed, judge_dir, tmp_path):
+    path, files = transformed
+    # min_delta above the score's range: the first check is the best, the second has no gain -> stop at step 2
+    cfg = CFG.replace(train_steps=50, judge_every=1, judge_samples=16, early_stop_patience=1, early_stop_min_delta=2.0)
+    export = str(tmp_path / "export")
+    summary = train(cfg, path, files, str(tmp_path / "work"), serving_dir=export, judge_model=judge_dir)
+    monitor = summary["judge_monitor"]
+    assert summary["stopped_by_judge"] and summary["steps"] == 2
+    assert [check["step"] for check in monitor["history"]] == [1, 2]
+    for check in monitor["history"]:
+        assert 0.0 <= check["judge_score"] <= 1.0
+        assert set(check) >= {"articleType_control_accuracy", "baseColour_control_accuracy", "edit_success"}
+    assert monitor["best"]["step"] == 1 and monitor["restored_best"]
+    with open(os.path.join(export, TRAINING_SUMMARY)) as f:
+        exported = json.load(f)["exported_checksums"]
+    # step 2 changed every network; what was exported are the weights the judge scored best (step 1)
+    assert exported == monitor["best_checksums"]
+
+
+def test_judge_monitor_without_early_stop_trains_every_step(transformed, judge_dir, tmp_path):
+    path, files = transformed
+    cfg = CFG.replace(train_steps=4, judge_every=2, judge_samples=16, early_stop_min_delta=-1.0)  # every check gains
+    summary = train(cfg, path, files, str(tmp_path / "work"), judge_model=judge_dir)
+    monitor = summary["judge_monitor"]
+    assert summary["steps"] == 4 and not summary["stopped_by_judge"]
+    assert [check["step"] for check in monitor["history"]] == [2, 4]
+    assert monitor["best"]["step"] == 4 and not monitor["restored_best"]

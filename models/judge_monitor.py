@@ -1,0 +1,156 @@
+"""Early stop on the judge: score the model while it trains, keep the best weights, stop when it stops improving.
+
+Every `judge_every` steps the pipeline's judge (the attribute classifier JudgeTrainer trained on real images)
+scores what would be exported:
+- control accuracy per attribute: the EMA generator draws `judge_samples` images for random conditions and the
+  judge must recognise the requested value;
+- edit success: the editor changes one attribute of `judge_samples // 2` fixed training images to another
+  value and the judge must see the target (the eval split stays untouched for the evaluator).
+The judge score is the mean of those numbers. It goes to the log and to TensorBoard (`judge/...`). With
+`early_stop_patience` > 0 training stops after that many checks without a gain of `early_stop_min_delta`;
+with `restore_best` the best-scoring weights (all four networks) are put back before export, whether training
+ended early, by the time budget or at its last step.
+"""
+import logging
+from typing import Dict, List, Optional
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from models.config import ModelConfig
+from models.judge import Judge
+from models.training import NETWORKS, values_checksum
+
+log = logging.getLogger("vitrine.judge_monitor")
+
+
+def fixed_edit_batch(dataset: tf.data.Dataset, attributes, count: int) -> Dict[str, np.ndarray]:
+    """The first `count` examples of an (unshuffled, unaugmented) dataset: {"image", "<attr>_id"}."""
+    images, ids = [], {a: [] for a in attributes}
+    taken = 0
+    for batch in dataset:
+        images.append(batch["image"].numpy())
+        for a in attributes:
+            ids[a].append(batch[f"{a}_id"].numpy())
+        taken += len(images[-1])
+        if taken >= count:
+            break
+    if not images:
+        raise ValueError("The judge monitor found no training images for its edit checks")
+    return {"image": np.concatenate(images)[:count], **{a: np.concatenate(v)[:count] for a, v in ids.items()}}
+
+
+class JudgeMonitor(keras.callbacks.Callback):
+    def __init__(self, judge_path: str, cfg: ModelConfig, vocab_sizes: Dict[str, int], edit_batch: Dict[str, np.ndarray],
+                 writer, start_step: int = 0):
+        super().__init__()
+        self.judge = Judge(judge_path)
+        self.cfg, self.vocab_sizes, self.writer = cfg, vocab_sizes, writer
+        self.attributes = list(cfg.condition_attributes)
+        self.step = start_step
+        rng = np.random.default_rng(cfg.seed + 7)
+        n = cfg.judge_samples
+        # Fixed latents, conditions and edit targets: successive checks differ only by the weights.
+        self.z = rng.standard_normal((n, cfg.z_dim)).astype("float32")
+        self.requested = {a: rng.integers(0, size, n) for a, size in vocab_sizes.items()}
+        self.sources = edit_batch["image"].astype("float32")
+        m = len(self.sources)
+        self.changed = rng.integers(0, len(self.attributes), m)
+        self.targets = np.zeros(m, dtype=np.int64)
+        for i in range(m):
+            a = self.attributes[self.changed[i]]
+            size = vocab_sizes[a]
+            source = int(edit_batch[a][i])
+            self.targets[i] = (source + rng.integers(1, size)) % size if size > 1 else source
+        self.history: List[dict] = []
+        self.best: Optional[dict] = None
+        self.best_weights: Optional[Dict[str, List[np.ndarray]]] = None
+        self.checks_without_gain = 0
+        self.stopped_early = False
+        self.restored_best = False
+
+    # -- scoring -------------------------------------------------------------------------------------
+    def score(self) -> dict:
+        gan = self.model
+        conditions = {a: np.eye(size, dtype="float32")[self.requested[a]] for a, size in self.vocab_sizes.items()}
+        generated = np.asarray(gan.ema_generator({"z": self.z, **conditions}, training=False), dtype="float32")
+        judged = self.judge(generated)
+        result = {"step": self.step}
+        for a in self.attributes:
+            predicted = np.argmax(judged[f"{a}_logits"], axis=1)
+            result[f"{a}_control_accuracy"] = float(np.mean(predicted == self.requested[a]))
+        edit_conditions = {}
+        for index, a in enumerate(self.attributes):
+            weights = np.zeros((len(self.sources), self.vocab_sizes[a]), dtype="float32")  # zeros = keep
+            rows = np.flatnonzero(self.changed == index)
+            weights[rows, self.targets[rows]] = 1.0
+            edit_conditions[a] = weights
+        strength = np.ones((len(self.sources), 1), dtype="float32")
+        edited = gan.editor({"image": self.sources, **edit_conditions, "strength": strength}, training=False)
+        judged_edits = self.judge(np.asarray(edited["image"], dtype="float32"))
+        hits = [np.argmax(judged_edits[f"{self.attributes[c]}_logits"][i]) == self.targets[i]
+                for i, c in enumerate(self.changed)]
+        result["edit_success"] = float(np.mean(hits))
+        parts = [result[f"{a}_control_accuracy"] for a in self.attributes] + [result["edit_success"]]
+        result["judge_score"] = float(np.mean(parts))
+        return result
+
+    def check(self) -> dict:
+        result = self.score()
+        self.history.append(result)
+        with self.writer.as_default(step=self.step):
+            for key, value in result.items():
+                if key != "step":
+                    tf.summary.scalar(f"judge/{key}", value)
+        improved = self.best is None or result["judge_score"] > self.best["judge_score"] + self.cfg.early_stop_min_delta
+        if improved:
+            self.best = result
+            self.checks_without_gain = 0
+            if self.cfg.restore_best:
+                self.best_weights = {name: getattr(self.model, name).get_weights() for name in NETWORKS}
+        else:
+            self.checks_without_gain += 1
+        log.info("judge at step %d: score %.3f (%s)%s", self.step, result["judge_score"],
+                 ", ".join(f"{k}={v:.3f}" for k, v in result.items() if k not in ("step", "judge_score")),
+                 "  best so far" if improved else
+                 f"  no gain for {self.checks_without_gain} check(s); best {self.best['judge_score']:.3f} "
+                 f"at step {self.best['step']}")
+        return result
+
+    # -- Keras hooks ---------------------------------------------------------------------------------
+    def on_train_batch_end(self, batch, logs=None):
+        self.step += 1
+        if self.step % self.cfg.judge_every:
+            return
+        self.check()
+        patience = self.cfg.early_stop_patience
+        if patience and self.checks_without_gain >= patience and self.step >= self.cfg.early_stop_min_steps:
+            log.warning("Early stop at step %d: the judge score has not gained %.3f for %d checks (best %.3f at "
+                        "step %d)", self.step, self.cfg.early_stop_min_delta, patience, self.best["judge_score"],
+                        self.best["step"])
+            self.model.stop_training = True
+            self.stopped_early = True
+
+    def finish(self) -> dict:
+        """After training: a last check if the last step was not checked, then the best weights back if they
+        beat the final ones. Returns what the training summary records."""
+        if self.model is not None and (not self.history or self.history[-1]["step"] != self.step):
+            self.check()
+        if self.cfg.restore_best and self.best_weights is not None and self.best is not self.history[-1]:
+            for name, values in self.best_weights.items():
+                getattr(self.model, name).set_weights(values)
+            self.restored_best = True
+            log.info("Restored the weights of step %d (judge score %.3f; last step %d scored %.3f)",
+                     self.best["step"], self.best["judge_score"], self.history[-1]["step"],
+                     self.history[-1]["judge_score"])
+        return {
+            "history": self.history,
+            "best": self.best,
+            "stopped_early": self.stopped_early,
+            "restored_best": self.restored_best,
+            "best_checksums": ({name: values_checksum(v) for name, v in self.best_weights.items()}
+                               if self.best_weights is not None else {}),
+            "samples_per_check": int(len(self.z)),
+            "edits_per_check": int(len(self.sources)),
+        }
