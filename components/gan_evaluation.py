@@ -123,6 +123,12 @@ def evaluate_model(model_path: str, judge: Judge, real: dict, vocab: Dict[str, L
                      for i in range(n_edits)], dtype="float64")
     value, low, high = M.bootstrap_mean(hits, seed=seed)
     results["edit_success"] = {"value": value, "ci": [low, high], "higher_is_better": True}
+    for index, a in enumerate(attributes):  # which kind of edit fails: category changes are the hard ones
+        rows = changed == index
+        if rows.any():
+            value, low, high = M.bootstrap_mean(hits[rows], seed=seed)
+            results[f"edit_success_{a}"] = {"value": value, "ci": [low, high], "higher_is_better": True,
+                                            "gated": False, "note": f"the {int(rows.sum())} edits that change {a}"}
     per_image_l1 = M.masked_l1(to_float(sources), to_float(edited), masks)
     value, low, high = M.bootstrap_mean(per_image_l1, seed=seed)
     results["edit_preservation_l1"] = {"value": value, "ci": [low, high], "higher_is_better": False, "gated": False,

@@ -2,8 +2,8 @@
 
 Every `judge_every` steps the pipeline's judge (the attribute classifier JudgeTrainer trained on real images)
 scores what would be exported:
-- control accuracy per attribute: the EMA generator draws `judge_samples` images for random conditions and the
-  judge must recognise the requested value;
+- control accuracy per attribute: the EMA generator draws `judge_samples` images for the label combinations of
+  fixed training examples and the judge must recognise the requested value;
 - edit success: the editor changes one attribute of `judge_samples // 2` fixed training images to another
   value and the judge must see the target (the eval split stays untouched for the evaluator).
 The judge score is the mean of those numbers. It goes to the log and to TensorBoard (`judge/...`). With
@@ -25,8 +25,8 @@ from models.training import NETWORKS, values_checksum
 log = logging.getLogger("vitrine.judge_monitor")
 
 
-def fixed_edit_batch(dataset: tf.data.Dataset, attributes, count: int) -> Dict[str, np.ndarray]:
-    """The first `count` examples of an (unshuffled, unaugmented) dataset: {"image", "<attr>_id"}."""
+def fixed_examples(dataset: tf.data.Dataset, attributes, count: int) -> Dict[str, np.ndarray]:
+    """The first `count` examples of an unaugmented dataset: {"image": [N,R,R,3], "<attr>": ids [N]}."""
     images, ids = [], {a: [] for a in attributes}
     taken = 0
     for batch in dataset:
@@ -37,12 +37,12 @@ def fixed_edit_batch(dataset: tf.data.Dataset, attributes, count: int) -> Dict[s
         if taken >= count:
             break
     if not images:
-        raise ValueError("The judge monitor found no training images for its edit checks")
+        raise ValueError("The judge monitor found no training examples")
     return {"image": np.concatenate(images)[:count], **{a: np.concatenate(v)[:count] for a, v in ids.items()}}
 
 
 class JudgeMonitor(keras.callbacks.Callback):
-    def __init__(self, judge_path: str, cfg: ModelConfig, vocab_sizes: Dict[str, int], edit_batch: Dict[str, np.ndarray],
+    def __init__(self, judge_path: str, cfg: ModelConfig, vocab_sizes: Dict[str, int], examples: Dict[str, np.ndarray],
                  writer, start_step: int = 0):
         super().__init__()
         self.judge = Judge(judge_path)
@@ -52,16 +52,20 @@ class JudgeMonitor(keras.callbacks.Callback):
         rng = np.random.default_rng(cfg.seed + 7)
         n = cfg.judge_samples
         # Fixed latents, conditions and edit targets: successive checks differ only by the weights.
+        # Requested conditions are the label combinations of fixed training examples (the joint distribution G
+        # trains on and the evaluator samples, not independent uniform values such as "Pink Watches").
+        count = len(examples["image"])
+        pick = rng.permutation(np.resize(np.arange(count), n))
         self.z = rng.standard_normal((n, cfg.z_dim)).astype("float32")
-        self.requested = {a: rng.integers(0, size, n) for a, size in vocab_sizes.items()}
-        self.sources = edit_batch["image"].astype("float32")
-        m = len(self.sources)
+        self.requested = {a: np.asarray(examples[a])[pick] for a in vocab_sizes}
+        m = max(n // 2, 1)
+        self.sources = examples["image"][:m].astype("float32")
         self.changed = rng.integers(0, len(self.attributes), m)
         self.targets = np.zeros(m, dtype=np.int64)
         for i in range(m):
             a = self.attributes[self.changed[i]]
             size = vocab_sizes[a]
-            source = int(edit_batch[a][i])
+            source = int(examples[a][i])
             self.targets[i] = (source + rng.integers(1, size)) % size if size > 1 else source
         self.history: List[dict] = []
         self.best: Optional[dict] = None

@@ -328,11 +328,13 @@ def train(
     progress = ProgressLogger(cfg, cfg.train_steps, start_step, checkpoints, grid_inputs, sample_dir, writer)
     monitor = None
     if judge_model and cfg.judge_every > 0:
-        from models.judge_monitor import JudgeMonitor, fixed_edit_batch
+        from models.judge_monitor import JudgeMonitor, fixed_examples
 
-        edit_batch = fixed_edit_batch(make_dataset(train_patterns, cfg, 64, training=False),
-                                      cfg.condition_attributes, max(cfg.judge_samples // 2, 1))
-        monitor = JudgeMonitor(judge_model, cfg, vocab_sizes, edit_batch, writer, start_step)
+        # a seeded shuffle over 4x as many: a catalog sorted by category must not give the monitor one category
+        pool = make_dataset(train_patterns, cfg, 64, training=False).unbatch()
+        pool = pool.shuffle(4 * cfg.judge_samples, seed=cfg.seed, reshuffle_each_iteration=False).batch(64)
+        examples = fixed_examples(pool, cfg.condition_attributes, cfg.judge_samples)
+        monitor = JudgeMonitor(judge_model, cfg, vocab_sizes, examples, writer, start_step)
     elif cfg.judge_every > 0:
         log.warning("judge_every=%d but no judge model was given: training without the judge monitor",
                     cfg.judge_every)

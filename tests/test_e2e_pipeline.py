@@ -135,3 +135,10 @@ def test_unknown_attribute_is_invalid_argument_listing_valid_values(server):
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "articleType" in error.value.details() and "Spaceships" in error.value.details()
     assert "Tshirts" in error.value.details()  # lists the valid values
+
+
+def test_edit_success_is_broken_down_by_attribute(tiny_run):
+    _, run, _ = tiny_run
+    parts = [run.metrics[f"edit_success_{a}"] for a in get_preset("tiny").model.condition_attributes]
+    # the overall rate is a mix of the per-attribute rates
+    assert min(parts) - 1e-9 <= run.metrics["edit_success"] <= max(parts) + 1e-9
