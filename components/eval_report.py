@@ -182,6 +182,41 @@ th.rot{height:110px;white-space:nowrap;vertical-align:bottom}th.rot div{transfor
 """
 
 
+def _training_html(training: Optional[dict]) -> str:
+    """The candidate's training summary (assets.extra/vitrine.json): how it stopped and the judge's checks."""
+    if not training:
+        return "<p>No training summary in the model.</p>"
+    if training.get("stopped_by_judge"):
+        stop = "early stop on the judge score"
+    elif training.get("stopped_by_time_budget"):
+        stop = "time budget"
+    else:
+        stop = "planned steps"
+    parts = [f"<p>{training.get('steps', '?')} steps of {training.get('planned_steps', '?')} "
+             f"in {_fmt(training.get('train_seconds'))} s ({_fmt(training.get('images_per_second'))} images/s); "
+             f"stopped by: {stop}."]
+    monitor = training.get("judge_monitor") or {}
+    history = monitor.get("history") or []
+    if not history:
+        return "".join(parts) + " No judge checks (no judge given, or judge_every = 0).</p>"
+    best = (monitor.get("best") or {}).get("step")
+    exported = (f"the weights of step {best} (best judge score) were exported" if monitor.get("restored_best")
+                else "the last step's weights were exported")
+    parts.append(f" Judge checks every {history[1]['step'] - history[0]['step'] if len(history) > 1 else '?'} "
+                 f"steps on {monitor.get('samples_per_check', '?')} generated images and "
+                 f"{monitor.get('edits_per_check', '?')} edits; {exported}.</p>")
+    columns = [k for k in history[0] if k not in ("step", "judge_score")] + ["judge_score"]
+    header = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    rows = []
+    for check in history:
+        cells = "".join(f"<td>{_fmt(check.get(c))}</td>" for c in columns)
+        mark = " class='pass'" if check["step"] == best else ""
+        rows.append(f"<tr{mark}><td class='name'>{check['step']}{' (best)' if check['step'] == best else ''}</td>"
+                    f"{cells}</tr>")
+    parts.append(f"<table><tr><th class='name'>step</th>{header}</tr>{''.join(rows)}</table>")
+    return "".join(parts)
+
+
 def _write_summary(path: str, blessed: bool, reasons: List[str], rows: List[dict], grid: Optional[np.ndarray]):
     from PIL import Image, ImageDraw, ImageFont
 
@@ -256,10 +291,11 @@ def write_report(out_dir: str, metrics: Dict[str, dict], thresholds: Dict[str, d
                  baseline: Optional[Dict[str, dict]], blessed: bool, reasons: List[str],
                  grids: Optional[Dict[str, np.ndarray]] = None,
                  confusion: Optional[Dict[str, Tuple[np.ndarray, Sequence[str]]]] = None,
-                 tolerance: float = 0.1) -> str:
+                 tolerance: float = 0.1, training: Optional[dict] = None) -> str:
     """Writes `report.html` (+ one PNG per grid beside it), `summary.png` and `metrics.json` into `out_dir`.
 
     `grids`: title -> uint8 `[H, W, 3]` image. `confusion`: attribute -> (`[V, V]` counts, labels).
+    `training`: the candidate's training summary (steps, stop reason, the judge's checks during training).
     `tolerance` only colours the pass/fail column; the decision itself is `blessed`/`reasons`.
     Returns the path of report.html.
     """
@@ -303,6 +339,8 @@ regression tolerance {tolerance:.0%} relative.</p>
 {''.join(grid_html) or '<p>No sample grids.</p>'}
 <h2>Control confusion matrices</h2>
 {''.join(_confusion_html(a, m, l) for a, (m, l) in confusion.items()) or '<p>None.</p>'}
+<h2>Training</h2>
+{_training_html(training)}
 </body></html>
 """
     report_path = os.path.join(out_dir, REPORT_FILE)

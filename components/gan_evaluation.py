@@ -129,6 +129,10 @@ def evaluate_model(model_path: str, judge: Judge, real: dict, vocab: Dict[str, L
             value, low, high = M.bootstrap_mean(hits[rows], seed=seed)
             results[f"edit_success_{a}"] = {"value": value, "ci": [low, high], "higher_is_better": True,
                                             "gated": False, "note": f"the {int(rows.sum())} edits that change {a}"}
+            real_accuracy = real["eval_accuracy"][a]
+            results[f"edit_success_{a}_ratio"] = {
+                "value": value / max(real_accuracy, 1e-6), "higher_is_better": True, "gated": False,
+                "note": f"vs judge accuracy on real eval images ({real_accuracy:.3f}): the judge's own ceiling"}
     per_image_l1 = M.masked_l1(to_float(sources), to_float(edited), masks)
     value, low, high = M.bootstrap_mean(per_image_l1, seed=seed)
     results["edit_preservation_l1"] = {"value": value, "ci": [low, high], "higher_is_better": False, "gated": False,

@@ -57,7 +57,8 @@ def run_evaluation(model_dir, judge_dir, examples_uri, transform_graph_uri, outp
     }
     report = eval_report.write_report(output_dir, metrics, config.get("thresholds", {}), baseline_metrics, blessed,
                                       reasons, grids, extras["confusion"],
-                                      tolerance=config.get("baseline_tolerance", 0.1))
+                                      tolerance=config.get("baseline_tolerance", 0.1),
+                                      training=_training_summary(model_dir))
     verdict = "BLESSED" if blessed else "NOT BLESSED"
     log.info("Evaluation: %s%s", verdict, "" if blessed else " — " + "; ".join(reasons))
     for name, entry in sorted(metrics.items()):
@@ -65,6 +66,17 @@ def run_evaluation(model_dir, judge_dir, examples_uri, transform_graph_uri, outp
     log.info("Evaluation report: %s", report)
     return {"blessed": blessed, "reasons": reasons, "metrics": metrics, "baseline": baseline_metrics,
             "report": report}
+
+
+def _training_summary(model_dir: str):
+    from models.training import TRAINING_SUMMARY
+
+    path = os.path.join(model_dir, TRAINING_SUMMARY)
+    if not tf.io.gfile.exists(path):
+        log.warning("No training summary at %s: the report will not show how the model was trained", path)
+        return None
+    with tf.io.gfile.GFile(path) as f:
+        return json.load(f)
 
 
 def _generated_grid(extras, vocab, attributes, per_row: int = 8):

@@ -40,6 +40,47 @@ class FiLM(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="vitrine")
+class GroupNorm(layers.Layer):
+    """Group normalisation without learned scale/shift (FiLM follows it), computed from per-channel moments.
+
+    Same result as `keras.layers.GroupNormalization(center=False, scale=False)` (to float32 round-off,
+    `tests/test_networks.py`), but it never reshapes the activation into groups: per-channel E[x] and E[x^2] over
+    H, W are averaged within each group, then one per-channel multiply-add normalises. On 2 CPU cores that is
+    2.5x faster forward + backward than Keras' layer at [32, 32, 32, 16], where normalisation cost more than the
+    3x3 convolution it follows (measured: 2.3 vs 5.7 ms; the conv 1.0 ms). Statistics are in float32 under
+    mixed precision.
+    """
+
+    def __init__(self, groups, epsilon=1e-5, **kwargs):
+        super().__init__(**kwargs)
+        self.groups, self.epsilon = groups, epsilon
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        if channels % self.groups:
+            raise ValueError(f"{channels} channels do not split into {self.groups} groups")
+
+    def call(self, x):
+        channels = x.shape[-1]
+        per_group = channels // self.groups
+        x32 = ops.cast(x, "float32")
+        mean = ops.mean(x32, axis=[1, 2])  # [B, C]
+        mean_sq = ops.mean(ops.square(x32), axis=[1, 2])
+        group_mean = ops.mean(ops.reshape(mean, [-1, self.groups, per_group]), axis=2, keepdims=True)
+        group_mean_sq = ops.mean(ops.reshape(mean_sq, [-1, self.groups, per_group]), axis=2, keepdims=True)
+        inv = ops.rsqrt(ops.maximum(group_mean_sq - ops.square(group_mean), 0.0) + self.epsilon)  # [B, G, 1]
+        scale = ops.reshape(ops.repeat(inv, per_group, axis=2), [-1, 1, 1, channels])
+        shift = ops.reshape(ops.repeat(-group_mean * inv, per_group, axis=2), [-1, 1, 1, channels])
+        return x * ops.cast(scale, x.dtype) + ops.cast(shift, x.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "groups": self.groups, "epsilon": self.epsilon}
+
+
+@keras.saving.register_keras_serializable(package="vitrine")
 class WeightSum(layers.Layer):
     """Sum of a weights vector over its vocabulary, [B, V] -> [B, 1].
 

@@ -11,7 +11,7 @@ import keras
 from keras import layers
 
 from models.config import ModelConfig
-from models.layers import FiLM, BlendEdit, Projection, WeightSum
+from models.layers import FiLM, BlendEdit, GroupNorm, Projection, WeightSum
 
 RESERVED_INPUT_NAMES = ("z", "image", "strength", "adv", "mask")
 
@@ -69,7 +69,7 @@ def _fuse(embedding, width, prefix):
 
 def _norm(channels, name):
     groups = math.gcd(channels, 8)
-    return layers.GroupNormalization(groups=groups, center=False, scale=False, epsilon=1e-5, name=name)
+    return GroupNorm(groups, epsilon=1e-5, name=name)
 
 
 def _cond_block(x, condition, channels, name, resample=None):

@@ -88,3 +88,27 @@ def test_bad_config_raises():
         networks.build_generator(_cfg(16).replace(resolution=24), VOCAB)
     with pytest.raises(ValueError, match="vocab_sizes"):
         networks.build_generator(_cfg(16), {"articleType": 5})
+
+
+@pytest.mark.parametrize("channels,groups", [(16, 8), (64, 8), (24, 8), (4, 4)])
+def test_group_norm_matches_keras_group_normalization(channels, groups):
+    """The networks' GroupNorm (per-channel moments, no group reshape) computes what Keras' layer computes,
+    forward and backward."""
+    from models.layers import GroupNorm
+
+    x = tf.constant(np.random.default_rng(0).normal(0.5, 2.0, (3, 8, 8, channels)).astype("float32"))
+    ours = GroupNorm(groups)
+    reference = keras.layers.GroupNormalization(groups=groups, center=False, scale=False, epsilon=1e-5)
+    weights = tf.constant(np.random.default_rng(1).normal(size=x.shape).astype("float32"))
+    outputs, grads = [], []
+    for layer in (ours, reference):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x)
+            loss = tf.reduce_sum(y * weights)
+        outputs.append(y.numpy())
+        grads.append(tape.gradient(loss, x).numpy())
+    np.testing.assert_allclose(outputs[0], outputs[1], atol=2e-5)
+    np.testing.assert_allclose(grads[0], grads[1], atol=2e-4)
+    with pytest.raises(ValueError, match="groups"):
+        GroupNorm(5)(x)
