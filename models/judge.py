@@ -93,7 +93,9 @@ def train_judge(cfg: ModelConfig, train_patterns, eval_patterns, vocabulary_file
     vocab_sizes = {a: len(read_vocabulary(vocabulary_files[a])) for a in cfg.condition_attributes}
     model = build_judge(cfg, vocab_sizes)
     model.compile(
-        optimizer=keras.optimizers.Adam(1e-3),
+        # Cosine decay to zero over the run: with a constant 1e-3 the last step's weights are one noisy iterate, and a
+        # 1,500-step judge ended at 31 % real-eval category accuracy where others reached 75-79 %.
+        optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(1e-3, max(cfg.judge_steps, 1))),
         loss={f"{a}_logits": keras.losses.SparseCategoricalCrossentropy(from_logits=True) for a in vocab_sizes},
         metrics={f"{a}_logits": ["accuracy"] for a in vocab_sizes},
     )

@@ -75,8 +75,8 @@ PRESETS: Dict[str, Preset] = {
             r1_every=4, batch_size=32, train_steps=5000, max_train_seconds=480.0, checkpoint_every=200,
             sample_every=200, log_every=50, judge_channels=32, cls_weight=2.0,
             # 1,500 judge steps (~40 s): with 600, three seeds gave real-eval category accuracy 40-69 % and scored
-            # one model's category control 30-57 %; with 1,500, 75-79 % and 56.5-58 %
-            # (bench/results/judge_spread_cpu-quick.json).
+            # one model's category control 30-57 %; with 1,500 (and the judge's cosine learning-rate decay), four
+            # seeds gave 78-80 % and 58.5-70 % (bench/results/judge_spread_cpu-quick*.json).
             judge_steps=1500,
             # The judge scores the model every 100 steps (~1 s each, 2.5 % of the budget) and the best-scoring
             # weights are exported. No early stop: in 10-minute runs the score was still rising at the end
