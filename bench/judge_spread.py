@@ -59,7 +59,8 @@ def main(argv=None) -> int:
         for seed in args.seeds:
             judge_dir = os.path.join(scratch, f"judge_{steps}_{seed}")
             started = time.time()
-            train_judge(cfg.replace(judge_steps=steps, seed=seed), split("train"), split("eval"), vocab_files, judge_dir)
+            train_judge(cfg.replace(judge_steps=steps, seed=seed), split("train"), split("eval"), vocab_files,
+                        judge_dir)
             train_seconds = time.time() - started
             result = run_evaluation(args.model, judge_dir, found["examples"], found["transform_graph"],
                                     judge_dir + "_evaluation", preset.evaluator_config())

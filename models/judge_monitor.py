@@ -20,24 +20,28 @@ import tensorflow as tf
 
 from models.config import ModelConfig
 from models.judge import Judge
-from models.training import NETWORKS, values_checksum
+from models.training import NETWORKS, id_feature, make_dataset, values_checksum
 
 log = logging.getLogger("vitrine.judge_monitor")
 
 
-def fixed_examples(dataset: tf.data.Dataset, attributes, count: int) -> Dict[str, np.ndarray]:
-    """The first `count` examples of an unaugmented dataset: {"image": [N,R,R,3], "<attr>": ids [N]}."""
+def fixed_examples(train_patterns, cfg: ModelConfig, count: int) -> Dict[str, np.ndarray]:
+    """`count` training examples, unaugmented, drawn by a seeded shuffle over 4x as many (a catalog sorted by
+    category must not give the monitor one category): {"image": [N,R,R,3], "<attr>": ids [N]}."""
+    pool = make_dataset(train_patterns, cfg, 64, training=False).unbatch()
+    pool = pool.shuffle(4 * count, seed=cfg.seed, reshuffle_each_iteration=False).batch(64)
+    attributes = cfg.condition_attributes
     images, ids = [], {a: [] for a in attributes}
     taken = 0
-    for batch in dataset:
+    for batch in pool:
         images.append(batch["image"].numpy())
         for a in attributes:
-            ids[a].append(batch[f"{a}_id"].numpy())
+            ids[a].append(batch[id_feature(a)].numpy())
         taken += len(images[-1])
         if taken >= count:
             break
     if not images:
-        raise ValueError("The judge monitor found no training examples")
+        raise ValueError(f"The judge monitor found no training examples in {train_patterns}")
     return {"image": np.concatenate(images)[:count], **{a: np.concatenate(v)[:count] for a, v in ids.items()}}
 
 

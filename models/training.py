@@ -330,10 +330,7 @@ def train(
     if judge_model and cfg.judge_every > 0:
         from models.judge_monitor import JudgeMonitor, fixed_examples
 
-        # a seeded shuffle over 4x as many: a catalog sorted by category must not give the monitor one category
-        pool = make_dataset(train_patterns, cfg, 64, training=False).unbatch()
-        pool = pool.shuffle(4 * cfg.judge_samples, seed=cfg.seed, reshuffle_each_iteration=False).batch(64)
-        examples = fixed_examples(pool, cfg.condition_attributes, cfg.judge_samples)
+        examples = fixed_examples(train_patterns, cfg, cfg.judge_samples)
         monitor = JudgeMonitor(judge_model, cfg, vocab_sizes, examples, writer, start_step)
     elif cfg.judge_every > 0:
         log.warning("judge_every=%d but no judge model was given: training without the judge monitor",

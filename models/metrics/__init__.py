@@ -49,5 +49,6 @@ def compute(name: str, *args, **kwargs):
 
 
 __all__ = ["METRICS", "compute", "accuracy", "bootstrap", "bootstrap_mean", "colour_jitter", "confusion_matrix",
-           "control_accuracy", "diversity", "feature_statistics", "fid", "frechet_distance", "identity_error", "kid", "masked_l1",
-           "mean_pairwise_distance", "mmd2_unbiased", "per_value_accuracy", "polynomial_kernel", "psnr", "ssim"]
+           "control_accuracy", "diversity", "feature_statistics", "fid", "frechet_distance", "identity_error", "kid",
+           "masked_l1", "mean_pairwise_distance", "mmd2_unbiased", "per_value_accuracy", "polynomial_kernel", "psnr",
+           "ssim"]
