@@ -2,6 +2,7 @@
 
     python bench/train_quality.py --catalog data/sample --preset cpu-quick --minutes 10
     python bench/train_quality.py --work-dir outputs/demo/work --preset cpu-quick --minutes 10 --set model.cls_weight=2
+    python bench/train_quality.py --work-dir RUN --preset cpu-quick --evaluate RUN_SCRATCH/model   # re-score only
 
 The data side (ExampleGen -> Transform, and the judge trained on real images) comes from a pipeline run: with
 `--work-dir` the latest Transform output and JudgeTrainer model under that run's pipeline root; with `--catalog`
@@ -11,6 +12,8 @@ on the Transform train split for `--minutes` (the preset's `max_train_seconds`; 
 every `judge_every` steps, may stop it early and keeps the best weights) and evaluated exactly as the
 GanEvaluator does (held-out eval split, judge-space FID/KID, control accuracy, edit success, preservation vs. a
 colour-jitter baseline). Writes JSON (default bench/results/train_quality_<preset>.json) and the HTML report.
+`--evaluate` skips training and re-scores a model this script exported before (its training figures come from the
+model's own summary), e.g. after the evaluator changed.
 """
 import argparse
 import glob
@@ -52,7 +55,11 @@ def main(argv=None) -> int:
     parser.add_argument("--set", action="append", metavar="KEY=VALUE", help="preset override, e.g. model.cls_weight=2")
     parser.add_argument("--scratch", help="where to train and write the report (default: a temp dir)")
     parser.add_argument("--output", help="default: bench/results/train_quality_<preset>.json")
+    parser.add_argument("--evaluate", metavar="MODEL_DIR",
+                        help="no training: re-score this exported model (with --work-dir: the run that trained it)")
     args = parser.parse_args(argv)
+    if args.evaluate and not args.work_dir:
+        parser.error("--evaluate needs --work-dir: the run whose data and judge trained and score the model")
     args.scratch = args.scratch or tempfile.mkdtemp(prefix="vitrine-quality-")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
@@ -72,11 +79,16 @@ def main(argv=None) -> int:
     cfg = preset.model
     train_files = sorted(glob.glob(os.path.join(found["examples"], "Split-train", "*.gz")))
 
-    serving_dir = os.path.join(args.scratch, "model")
-    summary = train(cfg, train_files, vocabulary_files(found["transform_graph"], cfg.condition_attributes),
-                    os.path.join(args.scratch, "train"), serving_dir, judge_model=found["judge"])
-    print(f"[bench] trained {summary['steps']} steps in {summary['train_seconds']:.0f} s "
-          f"({summary['images_per_second']} img/s)", flush=True)
+    if args.evaluate:
+        serving_dir = args.evaluate
+        summary = json.loads(pathlib.Path(serving_dir, "assets.extra", "vitrine.json").read_text())
+        print(f"[bench] re-scoring {serving_dir} ({summary['steps']} steps); no training", flush=True)
+    else:
+        serving_dir = os.path.join(args.scratch, "model")
+        summary = train(cfg, train_files, vocabulary_files(found["transform_graph"], cfg.condition_attributes),
+                        os.path.join(args.scratch, "train"), serving_dir, judge_model=found["judge"])
+        print(f"[bench] trained {summary['steps']} steps in {summary['train_seconds']:.0f} s "
+              f"({summary['images_per_second']} img/s)", flush=True)
 
     started = time.time()
     result = run_evaluation(serving_dir, found["judge"], found["examples"], found["transform_graph"],
@@ -91,7 +103,8 @@ def main(argv=None) -> int:
         "preset": args.preset,
         "overrides": overrides,
         "catalog": args.catalog or "(work dir)",
-        "budget_minutes": args.minutes,
+        "budget_minutes": summary["config"]["max_train_seconds"] / 60.0 if args.evaluate else args.minutes,
+        "evaluated_model": args.evaluate,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(terse=True),
                     "python": platform.python_version()},
         "training": {k: summary[k] for k in ("steps", "train_seconds", "images_per_second", "stopped_by_time_budget",

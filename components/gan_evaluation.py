@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from models import metrics as M
+from models.edit_targets import draw_edit_targets
 from models.export import read_vocabulary
 from models.judge import Judge
 from models.training import id_feature
@@ -104,23 +105,33 @@ def evaluate_model(model_path: str, judge: Judge, real: dict, vocab: Dict[str, L
     results["diversity"] = {"value": M.diversity(judged["features"], groups), "higher_is_better": True,
                             "note": f"real eval images: {real['diversity']:.3f}"}
 
-    # Edits: change one attribute of a real eval image to another value, keep the others.
+    # Edits: change one attribute of a real eval image to another value (models/edit_targets.py), keep the others.
     n_edits = min(num_edits, n_eval)
     src = rng.choice(n_eval, n_edits, replace=False)
     sources = to_uint8(real["eval_images"][src])
     changed = rng.integers(0, len(attributes), n_edits)
-    targets = {a: [""] * n_edits for a in attributes}
-    target_ids = np.zeros(n_edits, dtype=np.int64)
-    for i in range(n_edits):
-        a = attributes[changed[i]]
-        source_id = eval_ids[a][src[i]]
-        choices = [j for j in range(len(vocab[a])) if j != source_id] or [source_id]
-        target_ids[i] = rng.choice(choices)
-        targets[a][i] = vocab[a][target_ids[i]]
-    edited, masks = edit(model, attributes, sources, targets, strength=1.0)
-    judged_edits = judge(to_float(edited))
-    hits = np.array([np.argmax(judged_edits[f"{attributes[changed[i]]}_logits"][i]) == target_ids[i]
-                     for i in range(n_edits)], dtype="float64")
+
+    def targets_from(pools):
+        """Target ids drawn per changed attribute from pools[attr] -> (ids, {attr: strings, "" = keep})."""
+        ids = np.zeros(n_edits, dtype=np.int64)
+        names = {a: [""] * n_edits for a in attributes}
+        for index, a in enumerate(attributes):
+            rows = np.flatnonzero(changed == index)
+            ids[rows] = draw_edit_targets(rng, eval_ids[a][src[rows]], pools[a], len(vocab[a]))
+            for i in rows:
+                names[a][i] = vocab[a][ids[i]]
+        return ids, names
+
+    def edit_hits(target_ids, targets):
+        edited, masks = edit(model, attributes, sources, targets, strength=1.0)
+        judged_edits = judge(to_float(edited))
+        hits = np.array([np.argmax(judged_edits[f"{attributes[changed[i]]}_logits"][i]) == target_ids[i]
+                         for i in range(n_edits)], dtype="float64")
+        return hits, edited, masks
+
+    # another value, drawn with the eval split's frequencies
+    target_ids, targets = targets_from({a: eval_ids[a] for a in attributes})
+    hits, edited, masks = edit_hits(target_ids, targets)
     value, low, high = M.bootstrap_mean(hits, seed=seed)
     results["edit_success"] = {"value": value, "ci": [low, high], "higher_is_better": True}
     for index, a in enumerate(attributes):  # which kind of edit fails: category changes are the hard ones
@@ -147,6 +158,13 @@ def evaluate_model(model_path: str, judge: Judge, real: dict, vocab: Dict[str, L
     results["edit_preservation_vs_jitter"] = {
         "value": value / max(jitter_value, 1e-6), "higher_is_better": False, "gated": False,
         "note": "editor's masked L1 / the colour-jitter baseline's; below 1 = the editor preserves better"}
+    # Diagnostic: the same edits toward uniformly drawn other values, so a value seen a handful of times weighs
+    # as much as a common one. On a long-tail catalog this reads far below edit_success (models/edit_targets.py).
+    uniform_ids, uniform_targets = targets_from({a: np.arange(len(vocab[a])) for a in attributes})
+    value, low, high = M.bootstrap_mean(edit_hits(uniform_ids, uniform_targets)[0], seed=seed)
+    results["edit_success_uniform_targets"] = {
+        "value": value, "ci": [low, high], "higher_is_better": True, "gated": False,
+        "note": "targets drawn uniformly over the vocabulary (rare values weigh as much as common ones)"}
     identity, _ = edit(model, attributes, sources[:16], {a: targets[a][:16] for a in attributes}, strength=0.0)
     value, low, high = M.bootstrap_mean(M.ssim(to_float(sources), to_float(edited)), seed=seed)
     results["edit_ssim"] = {"value": value, "ci": [low, high], "higher_is_better": True, "gated": False,

@@ -5,7 +5,8 @@ scores what would be exported:
 - control accuracy per attribute: the EMA generator draws `judge_samples` images for the label combinations of
   fixed training examples and the judge must recognise the requested value;
 - edit success: the editor changes one attribute of `judge_samples // 2` fixed training images to another
-  value and the judge must see the target (the eval split stays untouched for the evaluator).
+  value, drawn with the examples' frequencies, and the judge must see the target (the eval split stays
+  untouched for the evaluator).
 The judge score is the mean of those numbers. It goes to the log and to TensorBoard (`judge/...`). With
 `early_stop_patience` > 0 training stops after that many checks without a gain of `early_stop_min_delta`;
 with `restore_best` the best-scoring weights (all four networks) are put back before export, whether training
@@ -19,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from models.config import ModelConfig
+from models.edit_targets import draw_edit_targets
 from models.judge import Judge
 from models.training import NETWORKS, id_feature, make_dataset, values_checksum
 
@@ -66,11 +68,9 @@ class JudgeMonitor(keras.callbacks.Callback):
         self.sources = examples["image"][:m].astype("float32")
         self.changed = rng.integers(0, len(self.attributes), m)
         self.targets = np.zeros(m, dtype=np.int64)
-        for i in range(m):
-            a = self.attributes[self.changed[i]]
-            size = vocab_sizes[a]
-            source = int(examples[a][i])
-            self.targets[i] = (source + rng.integers(1, size)) % size if size > 1 else source
+        for index, a in enumerate(self.attributes):  # another value, drawn with the examples' frequencies
+            rows = np.flatnonzero(self.changed == index)
+            self.targets[rows] = draw_edit_targets(rng, np.asarray(examples[a])[rows], examples[a], vocab_sizes[a])
         self.history: List[dict] = []
         self.best: Optional[dict] = None
         self.best_weights: Optional[Dict[str, List[np.ndarray]]] = None
