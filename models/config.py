@@ -36,6 +36,9 @@ class ModelConfig:
     # by 1 / (|G(z1)-G(z2)| / |z1-z2|), so it cannot ignore z. 0 = off.
     mode_seeking_weight: float = 0.0
     keep_prob: float = 0.3  # editor: chance that a target attribute is "keep as is" (all-zero weights)
+    # editor: chance that a training edit changes exactly one attribute (a random one; the others are kept), as a
+    # recolour or change-category request does; the other edits keep each attribute with keep_prob.
+    single_change_prob: float = 0.0
     ema_decay: float = 0.999
     diffaugment: str = "color,translation"
     # mechanics

@@ -7,7 +7,8 @@ The editor learns from
   * paired supervision G gives for free: E(G(z, c1), c2) ≈ G(z, c2) (G stopped),
   * cycle consistency E(E(x, c2), c1) ≈ x,
   * "keep" handling: with cfg.keep_prob an attribute of the target is all-zeros (= keep as is) and the
-    source label becomes its classification/pairing target.
+    source label becomes its classification/pairing target; with cfg.single_change_prob an edit changes exactly
+    one attribute and keeps the rest, as recolour and change-category requests do.
 Losses are averaged per replica and divided by the replica count, since gradients are summed across replicas.
 """
 from typing import Dict, Mapping, Optional
@@ -124,6 +125,17 @@ class VitrineGAN(keras.Model):
         perm = tf.argsort(tf.random.uniform([batch]))
         return {a: tf.gather(real[a], perm) for a in self.attributes}
 
+    def _keep_masks(self, batch):
+        """{attr: [B, 1] float}, 1 = the edit keeps that attribute (its target weights are all zeros)."""
+        cfg = self.cfg
+        keep = {a: tf.cast(tf.random.uniform([batch, 1]) < cfg.keep_prob, tf.float32) for a in self.attributes}
+        if cfg.single_change_prob > 0:
+            single = tf.random.uniform([batch, 1]) < cfg.single_change_prob
+            changed = tf.random.uniform([batch, 1], 0, len(self.attributes), tf.int32)
+            keep = {a: tf.where(single, tf.cast(tf.not_equal(changed, i), tf.float32), keep[a])
+                    for i, a in enumerate(self.attributes)}
+        return keep
+
     def _r1(self, real_augmented, c_real):
         with tf.GradientTape(watch_accessed_variables=False) as r1_tape:
             r1_tape.watch(real_augmented)
@@ -154,7 +166,7 @@ class VitrineGAN(keras.Model):
             half = batch // 2
             c_gen = {a: tf.concat([c_gen[a][:half], c_gen[a][:half], c_gen[a][2 * half:]], 0) for a in self.attributes}
         c_tgt = self._sample_conditions(batch, c_real)
-        keep = {a: tf.cast(tf.random.uniform([batch, 1]) < cfg.keep_prob, tf.float32) for a in self.attributes}
+        keep = self._keep_masks(batch)
         c_tgt_in = {a: c_tgt[a] * (1.0 - keep[a]) for a in self.attributes}  # zeros = keep
         c_tgt_eff = {a: c_tgt_in[a] + keep[a] * c_real[a] for a in self.attributes}  # what the edit should show
         c_src_in = {a: c_real[a] * (1.0 - keep[a]) for a in self.attributes}  # cycle back; kept stay kept

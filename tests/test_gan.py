@@ -36,7 +36,7 @@ def test_one_hot_conditions():
 
 def test_train_steps_change_weights_and_ema():
     cfg = ModelConfig(resolution=16, z_dim=16, embed_dim=8, gen_channels=32, disc_channels=8, editor_channels=8,
-                      batch_size=4, ema_decay=0.9, diffaugment="color,translation,cutout")
+                      batch_size=4, ema_decay=0.9, diffaugment="color,translation,cutout", single_change_prob=0.5)
     gan = _gan(cfg)
     gan.compile()
     before = {n: [w.copy() for w in m.get_weights()] for n, m in
@@ -118,3 +118,18 @@ def test_mode_seeking_term_is_reported_only_when_on():
             assert np.isfinite(value) and value > 0, history
         else:
             assert value == 0.0, history
+
+
+def test_single_change_edits_keep_all_but_one_attribute():
+    """single_change_prob=1: every training edit changes exactly one attribute; 0: attributes kept independently."""
+    base = ModelConfig(resolution=16, z_dim=16, embed_dim=8, gen_channels=32, disc_channels=8, editor_channels=8,
+                       batch_size=4, keep_prob=0.3, condition_attributes=("articleType", "baseColour"))
+    tf.random.set_seed(0)
+    keep = _gan(base.replace(single_change_prob=1.0))._keep_masks(512)
+    kept = np.concatenate([keep[a].numpy() for a in base.condition_attributes], axis=1)
+    assert set(np.unique(kept)) <= {0.0, 1.0}
+    np.testing.assert_array_equal(kept.sum(axis=1), 1.0)  # two attributes, one kept, one changed
+    assert 0.4 < kept[:, 0].mean() < 0.6  # the changed attribute is drawn uniformly
+    keep = _gan(base)._keep_masks(512)
+    kept = np.concatenate([keep[a].numpy() for a in base.condition_attributes], axis=1)
+    assert 0.2 < kept.mean() < 0.4 and (kept.sum(axis=1) == 0).mean() > 0.3  # both changed is common
