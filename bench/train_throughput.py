@@ -7,7 +7,9 @@ Per preset x XLA x mixed precision (mixed precision only where a GPU is present)
 preset's ModelConfig (widths, batch, lazy R1 interval); the baseline is a keras.io-style conditional DCGAN
 (G 128 channels, D 64) at the same resolution and batch. Warm-up steps (tracing/compilation) are excluded;
 each timing stops after --steps steps or --max-seconds, whichever comes first (at least 2 steps), so the big
-presets stay affordable on a CPU. Writes JSON (default bench/results/train_throughput.json).
+presets stay affordable on a CPU. Each row also holds both steps' FLOPs per image, counted from their graphs
+(bench/step_flops.py), so a slower full step can be told apart from a less efficient one. Writes JSON (default
+bench/results/train_throughput.json).
 """
 import argparse
 import json
@@ -48,6 +50,25 @@ def _time_model(model, dataset, warmup, steps, max_seconds):
     return time.perf_counter() - start, done, warm
 
 
+def _work(cache, preset_name, cfg, base_cfg, vocab, row) -> dict:
+    """FLOPs per image of both steps (counted from their graphs, once per preset) and what they imply."""
+    from bench.step_flops import train_step_flops, vitrine_step_flops
+    from models.baseline_dcgan import ConditionalDCGAN
+
+    if preset_name not in cache:
+        baseline = ConditionalDCGAN(base_cfg, vocab)
+        baseline.compile()
+        cache[preset_name] = (vitrine_step_flops(cfg, vocab)["per_image"],
+                              train_step_flops(baseline, base_cfg.batch_size, base_cfg.resolution, vocab)
+                              / base_cfg.batch_size)
+    full, base = cache[preset_name]
+    work_ratio = full / base
+    return {"full_mflop_per_image": round(full / 1e6, 1), "baseline_mflop_per_image": round(base / 1e6, 1),
+            "work_ratio_full_over_baseline": round(work_ratio, 2),
+            # > 1: the full step gets more FLOP/s out of the machine than the baseline does
+            "flop_rate_full_over_baseline": round(work_ratio * row["ratio_full_over_baseline"], 3)}
+
+
 def _report(device, tf, keras, vocab, results, argv) -> dict:
     return {"device": device, "tensorflow": tf.__version__, "keras": keras.__version__,
             "python": platform.python_version(), "cpus": os.cpu_count(), "vocab_sizes": vocab,
@@ -55,7 +76,9 @@ def _report(device, tf, keras, vocab, results, argv) -> dict:
             "configs": results,
             "note": "full = VitrineGAN train_step (one G and E forward; D step with lazy R1 + DiffAugment; G step; "
                     "E step with pair and cycle losses; EMA update); baseline = keras.io-style conditional DCGAN "
-                    "(D step + G step, no XLA, no mixed precision)."}
+                    "(D step + G step, no XLA, no mixed precision). mflop_per_image: floating-point work per "
+                    "image of one step, counted from the traced step graph (bench/step_flops.py; lazy R1 "
+                    "averaged over its interval); flop_rate_full_over_baseline = work ratio x throughput ratio."}
 
 
 def _write(path, report) -> pathlib.Path:
@@ -92,6 +115,7 @@ def main(argv=None):
               else f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)")
     vocab = {"articleType": args.vocab[0], "baseColour": args.vocab[1]}
     results = []
+    flops_cache = {}
     for preset_name in args.presets:
         preset = get_preset(preset_name)
         for xla in args.xla:
@@ -125,6 +149,7 @@ def main(argv=None):
                         row[f"{name}_warmup_s"] = round(warm, 1)
                     row["ratio_full_over_baseline"] = round(row["full_images_per_s"] / row["baseline_images_per_s"], 4)
                     row["baseline_over_full"] = round(row["baseline_images_per_s"] / row["full_images_per_s"], 2)
+                    row.update(_work(flops_cache, preset_name, cfg, base_cfg, vocab, row))
                 except (tf.errors.ResourceExhaustedError, tf.errors.InternalError) as exc:
                     # e.g. XLA on a CPU host asking for more memory than it has: record it, go on
                     lines = [ln for ln in str(exc).splitlines() if "memory" in ln.lower()] or str(exc).splitlines()
