@@ -133,7 +133,8 @@ def evaluate_model(model_path: str, judge: Judge, real: dict, vocab: Dict[str, L
     target_ids, targets = targets_from({a: eval_ids[a] for a in attributes})
     hits, edited, masks = edit_hits(target_ids, targets)
     value, low, high = M.bootstrap_mean(hits, seed=seed)
-    results["edit_success"] = {"value": value, "ci": [low, high], "higher_is_better": True}
+    results["edit_success"] = {"value": value, "ci": [low, high], "higher_is_better": True,
+                               "note": "one attribute changed to another value drawn with the eval split's frequencies"}
     for index, a in enumerate(attributes):  # which kind of edit fails: category changes are the hard ones
         rows = changed == index
         if rows.any():

@@ -142,3 +142,5 @@ def test_edit_success_is_broken_down_by_attribute(tiny_run):
     parts = [run.metrics[f"edit_success_{a}"] for a in get_preset("tiny").model.condition_attributes]
     # the overall rate is a mix of the per-attribute rates
     assert min(parts) - 1e-9 <= run.metrics["edit_success"] <= max(parts) + 1e-9
+    # the uniform-target view is reported next to it, ungated (the tiny catalog's types are balanced, its colours not)
+    assert 0.0 <= run.metrics["edit_success_uniform_targets"] <= 1.0
