@@ -38,19 +38,22 @@ def _latest(pattern: str) -> str:
                else -1)
 
 
-def find_artifacts(pipeline_root: str) -> dict:
+def find_artifacts(pipeline_root: str, need_model: bool = True) -> dict:
+    """Latest Transform output and judge under a pipeline root, and (need_model) the latest Trainer model."""
     def model_dir(component):
         serving = glob.glob(os.path.join(pipeline_root, component, "model", "*", "Format-Serving"))
         if not serving:
             raise FileNotFoundError(f"no {component} model under {pipeline_root}")
         return max(serving, key=lambda p: int(p.split("/")[-2]))
 
-    return {
+    found = {
         "examples": _latest(os.path.join(pipeline_root, "Transform", "transformed_examples", "*")),
         "transform_graph": _latest(os.path.join(pipeline_root, "Transform", "transform_graph", "*")),
         "judge": model_dir("JudgeTrainer"),
-        "model": model_dir("Trainer"),
     }
+    if need_model:
+        found["model"] = model_dir("Trainer")
+    return found
 
 
 def evaluator_execution_seconds(metadata_path: str):

@@ -75,7 +75,7 @@ def main(argv=None) -> int:
     preset = preset.with_model(max_train_seconds=args.minutes * 60.0,
                                train_steps=max(preset.model.train_steps, 100000))
     pipeline_root = _prepare(args, preset)
-    found = find_artifacts(pipeline_root)
+    found = find_artifacts(pipeline_root, need_model=False)  # a run whose Trainer failed still serves
     cfg = preset.model
     train_files = sorted(glob.glob(os.path.join(found["examples"], "Split-train", "*.gz")))
 

@@ -35,6 +35,9 @@ class ModelConfig:
     # mode seeking (DSGAN, Mao et al. 2019): pairs of G samples share conditions and differ in z; G is penalised
     # by 1 / (|G(z1)-G(z2)| / |z1-z2|), so it cannot ignore z. 0 = off.
     mode_seeking_weight: float = 0.0
+    # BigGAN-deep's latent path: the whole z joins the condition vector that modulates (FiLM) every generator
+    # block, so z steers every scale instead of entering only at the 4x4 input. False = z at the input only.
+    z_to_blocks: bool = False
     keep_prob: float = 0.3  # editor: chance that a target attribute is "keep as is" (all-zero weights)
     # editor: chance that a training edit changes exactly one attribute (a random one; the others are kept), as a
     # recolour or change-category request does; the other edits keep each attribute with keep_prob.

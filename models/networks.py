@@ -103,13 +103,14 @@ def build_generator(cfg: ModelConfig, vocab_sizes: Mapping[str, int], name="gene
         embedding = build_condition_encoder(cfg, vocab_sizes)(conditions)
         width = cfg.gen_channels
         condition = _fuse(embedding, width, "g")
-        h = layers.Concatenate(name="g_z_and_condition")([z, condition])
-        h = layers.Dense(4 * 4 * width, name="g_from_z")(h)
+        z_and_condition = layers.Concatenate(name="g_z_and_condition")([z, condition])
+        h = layers.Dense(4 * 4 * width, name="g_from_z")(z_and_condition)
         h = layers.Reshape((4, 4, width))(h)
+        block_condition = z_and_condition if cfg.z_to_blocks else condition
         n_up = int(math.log2(cfg.resolution)) - 2
         for i in range(n_up):
             channels = max(width // 2 ** (i + 1), 16)
-            h = _cond_block(h, condition, channels, f"g_block{i}", resample="up")
+            h = _cond_block(h, block_condition, channels, f"g_block{i}", resample="up")
         h = _norm(h.shape[-1], "g_out_norm")(h)
         h = layers.LeakyReLU(0.2)(h)
         h = layers.Conv2D(3, 3, padding="same", name="g_to_rgb")(h)

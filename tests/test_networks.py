@@ -57,6 +57,29 @@ def test_editor_strength_zero_is_identity():
     assert np.isfinite(out["image"].numpy()).all()
 
 
+@pytest.mark.parametrize("z_to_blocks", [False, True])
+def test_z_reaches_every_block_only_when_asked(z_to_blocks):
+    """With the input path cut (z's rows of g_from_z zeroed) z still changes the image iff it joins the blocks."""
+    cfg = _cfg(16).replace(z_to_blocks=z_to_blocks)
+    gen = networks.build_generator(cfg, VOCAB)
+    rng = np.random.default_rng(0)
+    for layer in gen.layers:
+        if isinstance(layer, networks.FiLM):  # FiLM starts at zero: give it weights so its input matters
+            for w in layer.weights:
+                w.assign(rng.normal(0.0, 0.3, w.shape).astype("float32"))
+    kernel = gen.get_layer("g_from_z").kernel
+    kernel.assign(np.concatenate([np.zeros((cfg.z_dim, kernel.shape[1]), "float32"), kernel.numpy()[cfg.z_dim:]]))
+    film_inputs = {layer.to_scale.kernel.shape[0] for layer in gen.layers if isinstance(layer, networks.FiLM)}
+    assert film_inputs == ({cfg.z_dim + cfg.gen_channels} if z_to_blocks else {cfg.gen_channels})
+    cond = _conditions((1, 1, 1, 1))
+    a = gen({"z": tf.random.normal((BATCH, cfg.z_dim), seed=1), **cond}).numpy()
+    b = gen({"z": tf.random.normal((BATCH, cfg.z_dim), seed=2), **cond}).numpy()
+    if z_to_blocks:
+        assert np.abs(a - b).mean() > 1e-3
+    else:
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+
 def test_weighted_mix_embeds_as_interpolation():
     cfg = _cfg(16)
     gen = networks.build_generator(cfg, VOCAB)
