@@ -148,15 +148,21 @@ def main(argv=None):
     result["setup_s"] = round(time.perf_counter() - t0, 3)
     result["real_eval_images"] = int(len(real_features))
     result["judge_feature_dim"] = int(real_features.shape[1])
-    result["fid_floor"] = float(real["fid_floor"])
+    result["fid_floor_all_train"] = {"value": float(real["fid_floor"]),
+                                     "train_images": int(real["fid_floor_sample_size"])}
     print(f"setup (judge + real features): {result['setup_s']} s; {len(real_features)} real eval images, "
-          f"feature dim {real_features.shape[1]}, fid floor {real['fid_floor']:.4f}")
+          f"feature dim {real_features.shape[1]}, fid floor (all {real['fid_floor_sample_size']} loaded train "
+          f"images) {real['fid_floor']:.4f}")
 
     rng = np.random.default_rng(0)
     rows = []
     for n in args.sizes:
+        # the floor at the same N as the generated set, as the evaluator measures it (FID falls as N grows)
+        floor, floor_std = M.fid_at_sample_size(real["train"]["features"], real_features, n)
+        real_n = dict(real, fid_floor=floor, fid_floor_std=floor_std,
+                      fid_floor_sample_size=min(n, len(real["train"]["features"])))
         t0 = time.perf_counter()
-        scored = evaluate_model(art["model"], judge, real, vocab, ATTRIBUTES, n, n // 2)
+        scored = evaluate_model(art["model"], judge, real_n, vocab, ATTRIBUTES, n, n // 2)
         seconds = time.perf_counter() - t0
         features = judge(to_float(scored["extras"]["generated"]))["features"]
         fid = scored["metrics"]["fid_judge"]["value"]
@@ -171,7 +177,8 @@ def main(argv=None):
         row = {
             "num_samples": n, "num_edits": n // 2, "num_edits_effective": min(n // 2, len(real_features)), "evaluate_model_s": round(seconds, 3),
             "per_sample_ms": round(1000 * seconds / n, 2),
-            "fid_judge": float(fid), "fid_ratio": float(scored["metrics"]["fid_ratio"]["value"]),
+            "fid_judge": float(fid), "fid_floor_same_n": float(floor), "fid_floor_same_n_std": float(floor_std),
+            "fid_ratio": float(scored["metrics"]["fid_ratio"]["value"]),
             "fid_ci95_generated_resampled": [float(low), float(high)],
             "fid_ci95_width": float(high - low), "fid_ci95_rel_width": float((high - low) / max(fid, 1e-9)),
             "fid_ci95_both_resampled": [float(low_b), float(high_b)], "fid_ci95_both_width": float(high_b - low_b),

@@ -3,6 +3,12 @@
 Everything is measured in the judge's space (features and predictions of the attribute classifier trained on
 real images): FID/KID of generated vs real eval images with the real-train-vs-real-eval distance as the floor,
 per-attribute control accuracy (with a confusion matrix), edit success/preservation/identity, and diversity.
+
+The FID floor is measured at the generated set's sample size: FID is biased upwards roughly as 1/N, so a floor
+from 7,000 train images against a generator scored with 400 would make every generator look ~2x worse than it is,
+and a floor from 400 against a generator scored with 2,000 would flatter it. The train images it uses are a seeded
+uniform random subset of the split, never its first records: ExampleGen keeps the catalog's row order, and on a
+catalog sorted by id the category mix drifts along the file.
 """
 import logging
 import os
@@ -21,16 +27,27 @@ log = logging.getLogger("vitrine.evaluator")
 BATCH = 64
 
 
-def load_split(examples_uri: str, split: str, resolution: int, attributes, limit: int):
-    """Transformed examples of one split -> (images float [N,R,R,3], {attr: ids [N]})."""
+def load_split(examples_uri: str, split: str, resolution: int, attributes, limit: int, seed: int = 0):
+    """Transformed examples of one split -> (images float [N,R,R,3], {attr: ids [N]}).
+
+    A split longer than `limit` gives a seeded uniform random subset of `limit` records (in file order), so the
+    subset has the split's attribute mix whatever order the catalog was written in.
+    """
     spec = {"image": tf.io.FixedLenFeature([resolution, resolution, 3], tf.float32)}
     spec.update({id_feature(a): tf.io.FixedLenFeature([], tf.int64) for a in attributes})
     files = sorted(tf.io.gfile.glob(os.path.join(examples_uri, f"Split-{split}", "*.gz")))
     if not files:
         raise FileNotFoundError(f"No transformed examples in {examples_uri}/Split-{split}")
-    dataset = tf.data.TFRecordDataset(files, compression_type="GZIP").take(limit).batch(256)
+    dataset = tf.data.TFRecordDataset(files, compression_type="GZIP")
+    count = int(dataset.reduce(np.int64(0), lambda n, _: n + 1))
+    if count > limit:
+        keep = np.zeros(count, dtype=bool)
+        keep[np.random.default_rng(seed).choice(count, size=limit, replace=False)] = True
+        keep = tf.constant(keep)
+        dataset = dataset.enumerate().filter(lambda i, _: tf.gather(keep, i)).map(lambda _, record: record)
+        log.info("Split %s has %d records: judging a random %d of them (seed %d)", split, count, limit, seed)
     images, ids = [], {a: [] for a in attributes}
-    for batch in dataset.map(lambda s: tf.io.parse_example(s, spec)):
+    for batch in dataset.batch(256).map(lambda s: tf.io.parse_example(s, spec)):
         images.append(batch["image"].numpy())
         for a in attributes:
             ids[a].append(batch[id_feature(a)].numpy())
@@ -87,8 +104,15 @@ def evaluate_model(model_path: str, judge: Judge, real: dict, vocab: Dict[str, L
     results, extras = {}, {"generated": generated, "requested": requested, "confusion": {}}
     fid = M.fid(judged["features"], real["eval"]["features"])
     results["fid_judge"] = {"value": fid, "higher_is_better": False}
+    floor_n = real.get("fid_floor_sample_size", num_samples)
+    if floor_n != num_samples:
+        log.warning("FID floor measured with %d train images but the generator with %d: FID falls as N grows, "
+                    "so the ratio is not like for like (pass floor_sample_size=num_samples to prepare_real)",
+                    floor_n, num_samples)
     results["fid_floor"] = {"value": real["fid_floor"], "higher_is_better": False,
-                            "note": "real train vs real eval: the best a generator can hope for"}
+                            "note": (f"real train vs real eval at N={floor_n} train images (the generated set's "
+                                     f"size; std {real.get('fid_floor_std', 0.0):.3f} over random draws): the "
+                                     "best a generator can hope for")}
     results["fid_ratio"] = {"value": fid / max(real["fid_floor"], 1e-6), "higher_is_better": False}
     kid, kid_low, kid_high = M.kid(judged["features"], real["eval"]["features"], seed=seed)
     results["kid_judge"] = {"value": kid, "ci": [kid_low, kid_high], "higher_is_better": False}
@@ -188,16 +212,27 @@ def evaluate_model(model_path: str, judge: Judge, real: dict, vocab: Dict[str, L
 
 
 def prepare_real(judge: Judge, examples_uri: str, resolution: int, attributes, judge_summary: dict,
-                 limit: int = 2000) -> dict:
+                 limit: int = 2000, floor_sample_size: Optional[int] = None) -> dict:
+    """Judged real images: the eval split (scored against) and a random train subset (for the FID floor).
+
+    `floor_sample_size` is the number of generated images the model will be scored with; the floor is the mean
+    FID of that many random train images vs the eval images (`models.metrics.fid_at_sample_size`). None uses
+    every loaded train image.
+    """
     eval_images, eval_ids = load_split(examples_uri, "eval", resolution, attributes, limit)
     train_images, _ = load_split(examples_uri, "train", resolution, attributes, limit)
     judged_eval, judged_train = judge(eval_images), judge(train_images)
     groups = np.stack([eval_ids[a] for a in attributes], axis=1)
+    floor_n = min(int(floor_sample_size or len(train_images)), len(train_images))
+    floor, floor_std = M.fid_at_sample_size(judged_train["features"], judged_eval["features"], floor_n)
     return {
         "eval_images": eval_images,
         "eval_ids": eval_ids,
         "eval": judged_eval,
-        "fid_floor": M.fid(judged_train["features"], judged_eval["features"]),
+        "train": judged_train,
+        "fid_floor": floor,
+        "fid_floor_std": floor_std,
+        "fid_floor_sample_size": floor_n,
         "eval_accuracy": judge_summary["real_eval_accuracy"],
         "diversity": M.diversity(judged_eval["features"], groups),
     }

@@ -35,7 +35,8 @@ def run_evaluation(model_dir, judge_dir, examples_uri, transform_graph_uri, outp
         judge_summary = json.load(f)
     judge = Judge(judge_dir)
     vocab = vocabularies(transform_graph_uri, attributes)
-    real = prepare_real(judge, examples_uri, resolution, attributes, judge_summary)
+    real = prepare_real(judge, examples_uri, resolution, attributes, judge_summary,
+                        floor_sample_size=int(config["num_samples"]))
     log.info("Evaluating candidate %s on %d generated images and %d edits", model_dir,
              config["num_samples"], config["num_edits"])
     candidate = evaluate_model(model_dir, judge, real, vocab, attributes, config["num_samples"], config["num_edits"])

@@ -40,6 +40,24 @@ def test_fid_uses_sample_mean_and_unbiased_variance():
     assert M.fid(a, b) == pytest.approx(expected)
 
 
+def test_fid_at_sample_size_matches_sample_counts():
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=(2000, 4)), rng.normal(size=(2000, 4))
+    # n at or above the row count: the plain FID, no spread.
+    assert M.fid_at_sample_size(a, b, 5000) == (pytest.approx(M.fid(a, b)), 0.0)
+    # Each draw is the FID of some n-row subset, so the mean matches a hand loop over the same seeded draws.
+    draws = np.random.default_rng(7)
+    expected = [M.fid(a[draws.choice(2000, size=50, replace=False)], b) for _ in range(4)]
+    mean, std = M.fid_at_sample_size(a, b, 50, draws=4, seed=7)
+    assert mean == pytest.approx(np.mean(expected)) and std == pytest.approx(np.std(expected))
+    # Same distribution: FID shrinks as N grows (bias ~ 1/N), the reason the floor is measured at equal N.
+    small, _ = M.fid_at_sample_size(a, b, 50, draws=8)
+    large, _ = M.fid_at_sample_size(a, b, 1000, draws=8)
+    assert small > 2 * large
+    with pytest.raises(ValueError, match="at least 2"):
+        M.fid_at_sample_size(a, b, 1)
+
+
 def test_mmd2_unbiased_hand_computed():
     # d = 1, k(x, y) = (x*y + 1)^3
     x, y = np.array([[1.0], [2.0]]), np.array([[0.0], [1.0]])

@@ -5,6 +5,11 @@ The trace of the matrix square root is computed from the eigenvalues of the symm
 S_a^(1/2) S_b S_a^(1/2), which has the same spectrum as S_a S_b but is symmetric PSD, so it needs no complex
 arithmetic and gives exactly 0 for identical sets (up to float rounding), unlike `scipy.linalg.sqrtm` on a
 near-singular product.
+
+FID is biased upwards at finite sample size, roughly linearly in 1/N (Chong & Forsyth, "Effectively Unbiased FID
+and Inception Score and where to find them", CVPR 2020). Two FIDs are only comparable when both are measured with
+the same N on both sides; `fid_at_sample_size` measures a reference (e.g. real-train vs real-eval) at the N the
+generated set has, with its spread over random draws.
 """
 import numpy as np
 
@@ -42,3 +47,27 @@ def fid(features_a, features_b) -> float:
     mu_a, sigma_a = feature_statistics(features_a)
     mu_b, sigma_b = feature_statistics(features_b)
     return frechet_distance(mu_a, sigma_a, mu_b, sigma_b)
+
+
+def fid_at_sample_size(features_a, features_b, n: int, draws: int = 10, seed: int = 0):
+    """(mean, std) FID between `n` random rows of `features_a` and all of `features_b`, over `draws` draws.
+
+    When `n` is at least the number of rows of `features_a` there is nothing to draw: the plain FID, std 0.
+    Seeded, so the same inputs give the same answer.
+    """
+    features_a = as_features(features_a)
+    n = int(n)
+    if n < 2:
+        raise ValueError(f"sample size must be at least 2 to estimate a covariance, got {n}")
+    if draws < 1:
+        raise ValueError(f"draws must be at least 1, got {draws}")
+    if n >= len(features_a):
+        return fid(features_a, features_b), 0.0
+    rng = np.random.default_rng(seed)
+    mu_b, sigma_b = feature_statistics(features_b)
+    values = []
+    for _ in range(draws):
+        rows = rng.choice(len(features_a), size=n, replace=False)
+        mu_a, sigma_a = feature_statistics(features_a[rows])
+        values.append(frechet_distance(mu_a, sigma_a, mu_b, sigma_b))
+    return float(np.mean(values)), float(np.std(values))

@@ -1,0 +1,89 @@
+"""The evaluator's real-image side: which real images it judges and the N its FID floor is measured at.
+
+Real TFRecords in the Transform output layout and a real (untrained) judge SavedModel; no TFX run needed.
+"""
+import os
+
+import numpy as np
+import pytest
+
+RESOLUTION = 8
+ATTRIBUTES = ["articleType"]
+
+
+def _write_split(root, split, values):
+    """One gzipped TFRecord file of transformed examples; record i has articleType id values[i]."""
+    import tensorflow as tf
+
+    from models.training import id_feature
+
+    os.makedirs(os.path.join(root, f"Split-{split}"))
+    path = os.path.join(root, f"Split-{split}", "data_tfrecord-00000-of-00001.gz")
+    rng = np.random.default_rng(len(values))
+    with tf.io.TFRecordWriter(path, options="GZIP") as writer:
+        for value in values:
+            # images differ by class, so a judge's features separate them
+            image = np.clip(rng.normal(0.2 * value - 0.5, 0.3, (RESOLUTION, RESOLUTION, 3)), -1, 1)
+            feature = {
+                "image": tf.train.Feature(float_list=tf.train.FloatList(value=image.ravel().tolist())),
+                id_feature("articleType"): tf.train.Feature(int64_list=tf.train.Int64List(value=[int(value)])),
+            }
+            writer.write(tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())
+
+
+@pytest.fixture(scope="module")
+def examples(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp("examples"))
+    # Sorted like a catalog written in id order: the first records are all class 0, the last all class 4.
+    _write_split(root, "train", np.repeat(np.arange(5), 120))
+    _write_split(root, "eval", np.tile(np.arange(5), 30))
+    return root
+
+
+@pytest.fixture(scope="module")
+def judge(tmp_path_factory):
+    import tensorflow as tf
+
+    from models.config import ModelConfig
+    from models.judge import Judge, JudgeModule, build_judge
+
+    cfg = ModelConfig(resolution=RESOLUTION, judge_channels=8)
+    module = JudgeModule(build_judge(cfg, {"articleType": 5}), RESOLUTION)
+    path = str(tmp_path_factory.mktemp("judge"))
+    spec = tf.TensorSpec([None, RESOLUTION, RESOLUTION, 3], tf.float32, name="images")
+    tf.saved_model.save(module, path, signatures={"classify": module.classify.get_concrete_function(spec)})
+    return Judge(path)
+
+
+def test_load_split_limit_takes_a_random_subset_not_the_first_records(examples):
+    from components.gan_evaluation import load_split
+
+    images, ids = load_split(examples, "train", RESOLUTION, ATTRIBUTES, limit=100)
+    assert images.shape == (100, RESOLUTION, RESOLUTION, 3)
+    counts = np.bincount(ids["articleType"], minlength=5)
+    # the first 100 records would be class 0 only; a uniform subset has every class near 20
+    assert counts.min() >= 8, counts
+    again, ids_again = load_split(examples, "train", RESOLUTION, ATTRIBUTES, limit=100)
+    np.testing.assert_array_equal(ids["articleType"], ids_again["articleType"])  # seeded
+    other = load_split(examples, "train", RESOLUTION, ATTRIBUTES, limit=100, seed=1)[1]["articleType"]
+    assert not np.array_equal(other, ids["articleType"])
+    # under the limit: every record, in order
+    _, everything = load_split(examples, "train", RESOLUTION, ATTRIBUTES, limit=10_000)
+    np.testing.assert_array_equal(everything["articleType"], np.repeat(np.arange(5), 120))
+
+
+def test_fid_floor_is_measured_at_the_generated_sample_count(examples, judge):
+    from components.gan_evaluation import prepare_real
+    from models import metrics as M
+
+    summary = {"real_eval_accuracy": {"articleType": 0.5}}
+    all_train = prepare_real(judge, examples, RESOLUTION, ATTRIBUTES, summary, limit=600)
+    assert all_train["fid_floor_sample_size"] == 600 and all_train["fid_floor_std"] == 0.0
+    assert all_train["fid_floor"] == pytest.approx(M.fid(all_train["train"]["features"],
+                                                         all_train["eval"]["features"]))
+    at_50 = prepare_real(judge, examples, RESOLUTION, ATTRIBUTES, summary, limit=600, floor_sample_size=50)
+    assert at_50["fid_floor_sample_size"] == 50 and at_50["fid_floor_std"] > 0
+    expected, _ = M.fid_at_sample_size(at_50["train"]["features"], at_50["eval"]["features"], 50)
+    assert at_50["fid_floor"] == pytest.approx(expected)
+    # fewer images, larger finite-sample bias: the floor a 50-image generator must be compared with is higher
+    assert at_50["fid_floor"] > all_train["fid_floor"]
