@@ -3,6 +3,8 @@
     python bench/eval_cost.py --work-dir work_dirs/local          # a run's work dir (pipeline_root + metadata)
     python bench/eval_cost.py                                       # runs a tiny pipeline first (~3 min on 2 cores)
     python bench/eval_cost.py --sizes 64 128 256 512 --resamples 20 --output bench/results/eval_cost.json
+    python bench/eval_cost.py --work-dir RUN --model RUN_SCRATCH/model --preset cpu-quick --real-limit 7000 \
+        --sizes 200 400 800 2000          # a bench/train_quality.py model, FID and its floor vs N
 
 Uses the latest Trainer model, judge, Transform output and graph under the work dir's pipeline root. Reports:
 - the GanEvaluator execution's own wall time in that run (from ML Metadata) and one end-to-end `run_evaluation`
@@ -10,7 +12,8 @@ Uses the latest Trainer model, judge, Transform output and graph under the work 
 - the shared setup (judge load + judging the real train/eval images), paid once per evaluation;
 - per size N (num_edits = N/2, the presets' ratio): `evaluate_model` wall time (SavedModel load, generation, judging,
   edits, metrics), and a percentile bootstrap of FID (judge space) resampling the generated features (and, for
-  reference, both generated and real features) with `--resamples` resamples.
+  reference, both generated and real features) with `--resamples` resamples, and the FID floor (real train vs
+  real eval) measured at the same N, which the generator's FID has to be compared with (FID falls as N grows).
 A baseline model doubles the per-model part. Writes JSON (default bench/results/eval_cost.json).
 """
 import argparse
@@ -93,6 +96,10 @@ def main(argv=None):
     parser.add_argument("--preset", default="tiny", help="preset whose evaluation settings the run used")
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 256, 512])
     parser.add_argument("--resamples", type=int, default=200)
+    parser.add_argument("--model", help="score this exported model (e.g. RUN_SCRATCH/model from bench/train_quality.py) "
+                                        "instead of the work dir's latest Trainer model")
+    parser.add_argument("--real-limit", type=int, default=2000,
+                        help="real images loaded per split (random subset beyond it); the floor at N draws from them")
     parser.add_argument("--output", default=str(REPO / "bench" / "results" / "eval_cost.json"))
     args = parser.parse_args(argv)
 
@@ -109,7 +116,9 @@ def main(argv=None):
         t0 = time.perf_counter()
         paths = run_tiny_pipeline(tmp)
         source = f"fresh tiny pipeline run ({time.perf_counter() - t0:.0f} s) in {tmp}"
-    art = find_artifacts(paths["pipeline_root"])
+    art = find_artifacts(paths["pipeline_root"], need_model=not args.model)
+    if args.model:
+        art["model"] = os.path.abspath(args.model)
     preset = get_preset(args.preset)
     resolution = preset.model.resolution
 
@@ -143,7 +152,7 @@ def main(argv=None):
         judge_summary = json.load(f)
     judge = Judge(art["judge"])
     vocab = vocabularies(art["transform_graph"], ATTRIBUTES)
-    real = prepare_real(judge, art["examples"], resolution, ATTRIBUTES, judge_summary)
+    real = prepare_real(judge, art["examples"], resolution, ATTRIBUTES, judge_summary, limit=args.real_limit)
     real_features = real["eval"]["features"]
     result["setup_s"] = round(time.perf_counter() - t0, 3)
     result["real_eval_images"] = int(len(real_features))
