@@ -13,7 +13,8 @@ Uses the latest Trainer model, judge, Transform output and graph under the work 
 - per size N (num_edits = N/2, the presets' ratio): `evaluate_model` wall time (SavedModel load, generation, judging,
   edits, metrics), and a percentile bootstrap of FID (judge space) resampling the generated features (and, for
   reference, both generated and real features) with `--resamples` resamples, and the FID floor (real train vs
-  real eval) measured at the same N, which the generator's FID has to be compared with (FID falls as N grows).
+  real eval) measured at the same N, which the generator's FID has to be compared with (FID falls as N grows);
+- with two or more sizes, both FIDs extrapolated to infinite N (`models.metrics.fid_infinity`) and their ratio.
 A baseline model doubles the per-model part. Writes JSON (default bench/results/eval_cost.json).
 """
 import argparse
@@ -198,6 +199,14 @@ def main(argv=None):
         rows.append(row)
         print(json.dumps(row))
     result["by_size"] = rows
+    if len({r["num_samples"] for r in rows}) >= 2:
+        # FID(N) = FID_inf + k/N for both the generator and the floor: the ratio without any one N's bias
+        sizes = [r["num_samples"] for r in rows]
+        generated, _ = M.fid_infinity(sizes, [r["fid_judge"] for r in rows])
+        floor_inf, _ = M.fid_infinity(sizes, [r["fid_floor_same_n"] for r in rows])
+        result["fid_infinity"] = {"generated": generated, "floor": floor_inf,
+                                  "ratio": generated / max(floor_inf, 1e-9), "sizes": sizes}
+        print("FID extrapolated to infinite N:", json.dumps(result["fid_infinity"]))
     result["resamples"] = args.resamples
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     with open(args.output, "w") as f:

@@ -58,6 +58,22 @@ def test_fid_at_sample_size_matches_sample_counts():
         M.fid_at_sample_size(a, b, 1)
 
 
+def test_fid_infinity_recovers_the_intercept_of_a_1_over_n_line():
+    sizes = np.array([200, 400, 800, 2000])
+    intercept, slope = M.fid_infinity(sizes, 0.3 + 300.0 / sizes)
+    assert intercept == pytest.approx(0.3) and slope == pytest.approx(300.0)
+    # real draws with a true FID of 0.25 (mean shift 0.5 in one of 8 dimensions): every finite-N value is biased
+    # upwards, the extrapolation lands far closer to the truth than even the largest N
+    rng = np.random.default_rng(5)
+    a, b = rng.normal(size=(20000, 8)), rng.normal(size=(20000, 8))
+    a[:, 0] += 0.5
+    finite = [M.fid_at_sample_size(a, b, n, draws=20)[0] for n in sizes]
+    assert finite[0] > finite[-1] > 0.25
+    assert abs(M.fid_infinity(sizes, finite)[0] - 0.25) < 0.5 * (finite[-1] - 0.25)
+    with pytest.raises(ValueError, match="two distinct"):
+        M.fid_infinity([400, 400], [1.0, 1.1])
+
+
 def test_mmd2_unbiased_hand_computed():
     # d = 1, k(x, y) = (x*y + 1)^3
     x, y = np.array([[1.0], [2.0]]), np.array([[0.0], [1.0]])

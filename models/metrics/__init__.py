@@ -1,7 +1,8 @@
 """Evaluation metrics for Vitrine: pure NumPy/SciPy, no TensorFlow, so they run anywhere and test fast.
 
 One file per metric family, as in stylegan2-ada's `metrics/`:
-- `frechet.py`  FID between two feature sets; FID of a random subsample at a given N (mean, std).
+- `frechet.py`  FID between two feature sets; FID of a random subsample at a given N (mean, std);
+                extrapolation of FID to infinite N.
 - `kernel.py`   KID (unbiased MMD^2, cubic polynomial kernel, subsets).
 - `accuracy.py` control accuracy, per-value accuracy, confusion matrix.
 - `fidelity.py` masked L1, SSIM, PSNR, identity error (per image); the colour-jitter edit baseline.
@@ -19,7 +20,7 @@ from models.metrics.accuracy import accuracy, confusion_matrix, control_accuracy
 from models.metrics.bootstrap import bootstrap, bootstrap_mean
 from models.metrics.diversity import diversity, mean_pairwise_distance
 from models.metrics.fidelity import colour_jitter, identity_error, masked_l1, psnr, ssim
-from models.metrics.frechet import feature_statistics, fid, fid_at_sample_size, frechet_distance
+from models.metrics.frechet import feature_statistics, fid, fid_at_sample_size, fid_infinity, frechet_distance
 from models.metrics.kernel import kid, mmd2_unbiased, polynomial_kernel
 
 METRICS: Dict[str, Callable] = {
@@ -50,7 +51,7 @@ def compute(name: str, *args, **kwargs):
 
 
 __all__ = ["METRICS", "compute", "accuracy", "bootstrap", "bootstrap_mean", "colour_jitter", "confusion_matrix",
-           "control_accuracy", "diversity", "feature_statistics", "fid", "fid_at_sample_size",
+           "control_accuracy", "diversity", "feature_statistics", "fid", "fid_at_sample_size", "fid_infinity",
            "frechet_distance", "identity_error", "kid",
            "masked_l1", "mean_pairwise_distance", "mmd2_unbiased", "per_value_accuracy", "polynomial_kernel", "psnr",
            "ssim"]

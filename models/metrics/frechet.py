@@ -71,3 +71,19 @@ def fid_at_sample_size(features_a, features_b, n: int, draws: int = 10, seed: in
         mu_a, sigma_a = feature_statistics(features_a[rows])
         values.append(frechet_distance(mu_a, sigma_a, mu_b, sigma_b))
     return float(np.mean(values)), float(np.std(values))
+
+
+def fid_infinity(sample_sizes, fids):
+    """(FID at N -> infinity, slope k) from a least-squares line FID(N) = FID_inf + k / N (Chong & Forsyth 2020).
+
+    `fids[i]` is a FID measured with `sample_sizes[i]` samples; needs at least two distinct sizes. The intercept
+    compares generators (or a generator and the real-train floor) without the 1/N bias of any one sample size.
+    """
+    sizes = np.asarray(sample_sizes, np.float64)
+    values = np.asarray(fids, np.float64)
+    if sizes.shape != values.shape or sizes.ndim != 1:
+        raise ValueError(f"need one FID per sample size; got {sizes.shape} sizes and {values.shape} FIDs")
+    if len(np.unique(sizes)) < 2 or np.any(sizes <= 0):
+        raise ValueError(f"need at least two distinct positive sample sizes; got {sizes.tolist()}")
+    slope, intercept = np.polyfit(1.0 / sizes, values, 1)
+    return float(intercept), float(slope)
