@@ -5,7 +5,8 @@ real images): FID/KID of generated vs real eval images with the real-train-vs-re
 per-attribute control accuracy (with a confusion matrix), edit success/preservation/identity, and diversity.
 
 The FID floor is measured at the generated set's sample size: FID is biased upwards roughly as 1/N, so a floor
-from 7,000 train images against a generator scored with 400 would make every generator look ~2x worse than it is,
+from 7,218 train images against a generator scored with 400 would make every generator look ~3x worse than it is
+(shared catalog: 0.38 vs 1.08),
 and a floor from 400 against a generator scored with 2,000 would flatter it. The train images it uses are a seeded
 uniform random subset of the split, never its first records: ExampleGen keeps the catalog's row order, and on a
 catalog sorted by id the category mix drifts along the file.
