@@ -6,10 +6,9 @@ per-attribute control accuracy (with a confusion matrix), edit success/preservat
 
 The FID floor is measured at the generated set's sample size: FID is biased upwards roughly as 1/N, so a floor
 from 7,218 train images against a generator scored with 400 would make every generator look ~3x worse than it is
-(shared catalog: 0.38 vs 1.08),
-and a floor from 400 against a generator scored with 2,000 would flatter it. The train images it uses are a seeded
-uniform random subset of the split, never its first records: ExampleGen keeps the catalog's row order, and on a
-catalog sorted by id the category mix drifts along the file.
+(shared catalog: 0.38 vs 1.08), and a floor from 400 against a generator scored with 2,000 would flatter it. The
+train images it uses are a seeded uniform random subset of the split, never its first records: ExampleGen keeps the
+catalog's row order, and on a catalog sorted by id the category mix drifts along the file.
 """
 import logging
 import os
