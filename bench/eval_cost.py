@@ -125,7 +125,8 @@ def main(argv=None):
 
     import tensorflow as tf
 
-    from components.gan_evaluation import Judge, evaluate_model, prepare_real, to_float, vocabularies
+    from components.gan_evaluation import (Judge, evaluate_model, prepare_real, to_float, vocabularies,
+                                           with_floor_at)
     from components.gan_evaluator import run_evaluation
     from models import metrics as M
     from models.judge import JUDGE_SUMMARY
@@ -168,9 +169,8 @@ def main(argv=None):
     rows = []
     for n in args.sizes:
         # the floor at the same N as the generated set, as the evaluator measures it (FID falls as N grows)
-        floor, floor_std = M.fid_at_sample_size(real["train"]["features"], real_features, n)
-        real_n = dict(real, fid_floor=floor, fid_floor_std=floor_std,
-                      fid_floor_sample_size=min(n, len(real["train"]["features"])))
+        real_n = with_floor_at(real, n)
+        floor, floor_std = real_n["fid_floor"], real_n["fid_floor_std"]
         t0 = time.perf_counter()
         scored = evaluate_model(art["model"], judge, real_n, vocab, ATTRIBUTES, n, n // 2)
         seconds = time.perf_counter() - t0

@@ -223,19 +223,23 @@ def prepare_real(judge: Judge, examples_uri: str, resolution: int, attributes, j
     train_images, _ = load_split(examples_uri, "train", resolution, attributes, limit)
     judged_eval, judged_train = judge(eval_images), judge(train_images)
     groups = np.stack([eval_ids[a] for a in attributes], axis=1)
-    floor_n = min(int(floor_sample_size or len(train_images)), len(train_images))
-    floor, floor_std = M.fid_at_sample_size(judged_train["features"], judged_eval["features"], floor_n)
-    return {
+    real = {
         "eval_images": eval_images,
         "eval_ids": eval_ids,
         "eval": judged_eval,
         "train": judged_train,
-        "fid_floor": floor,
-        "fid_floor_std": floor_std,
-        "fid_floor_sample_size": floor_n,
         "eval_accuracy": judge_summary["real_eval_accuracy"],
         "diversity": M.diversity(judged_eval["features"], groups),
     }
+    return with_floor_at(real, floor_sample_size or len(train_images))
+
+
+def with_floor_at(real: dict, sample_size: int) -> dict:
+    """`real` with its FID floor measured at `sample_size` train images (capped at the number loaded)."""
+    train = real["train"]["features"]
+    n = min(int(sample_size), len(train))
+    floor, floor_std = M.fid_at_sample_size(train, real["eval"]["features"], n)
+    return dict(real, fid_floor=floor, fid_floor_std=floor_std, fid_floor_sample_size=n)
 
 
 def vocabulary_files(transform_graph_uri: str, attributes) -> Dict[str, str]:
