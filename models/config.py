@@ -20,6 +20,9 @@ class ModelConfig:
     batch_size: int = 32
     train_steps: int = 200
     max_train_seconds: float = 0.0  # stop early (checkpoint + export) after this long; 0 = no budget
+    # The time budget does not stop a run before this step: a slow machine trains longer (and says so) rather than
+    # exporting a model too young for the evaluator's bars. 0 = the budget alone decides.
+    min_train_steps: int = 0
     g_lr: float = 2e-4
     d_lr: float = 2e-4
     e_lr: float = 2e-4

@@ -214,6 +214,7 @@ class ProgressLogger(keras.callbacks.Callback):
         self.start_step = start_step
         self.last_logs = {}
         self.stopped_early = False
+        self.floor_warned = False  # logged once: the budget ran out before min_train_steps
 
     def on_train_batch_end(self, batch, logs=None):
         self.step += 1
@@ -227,7 +228,9 @@ class ProgressLogger(keras.callbacks.Callback):
             rate = (done - 1) * self.cfg.batch_size / elapsed if done > 1 else 0.0
             eta = (self.total - self.step) * elapsed / max(done - 1, 1)
             if self.cfg.max_train_seconds:  # the time budget ends the run first when it is the tighter bound
-                eta = min(eta, max(0.0, self.cfg.max_train_seconds - (time.time() - self.started)))
+                budget_left = self.cfg.max_train_seconds - (time.time() - self.started)
+                floor_left = (min(self.cfg.min_train_steps, self.total) - self.step) * elapsed / max(done - 1, 1)
+                eta = min(eta, max(0.0, budget_left, floor_left))
             losses = " ".join(f"{k}={v:.3f}" for k, v in sorted(logs.items()))
             log.info("step %d/%d (%.0f%%)  %.1f img/s  ETA %.0fs  %s", self.step, self.total,
                      100.0 * self.step / self.total, rate, eta, losses)
@@ -237,7 +240,7 @@ class ProgressLogger(keras.callbacks.Callback):
                 tf.summary.scalar("images_per_second", rate)
         if self.step % self.cfg.sample_every == 0 or self.step == self.total:
             self.write_samples()
-        out_of_time = bool(self.cfg.max_train_seconds) and time.time() - self.started > self.cfg.max_train_seconds
+        out_of_time = self.budget_spent()
         if out_of_time and self.step < self.total:
             log.warning("Time budget of %.0fs reached at step %d/%d: stopping, checkpointing and exporting",
                         self.cfg.max_train_seconds, self.step, self.total)
@@ -246,6 +249,24 @@ class ProgressLogger(keras.callbacks.Callback):
             self.write_samples()
         if self.step % self.cfg.checkpoint_every == 0 or self.step == self.total or out_of_time:
             self.checkpoints.save(self.model, self.step)
+
+    def budget_spent(self) -> bool:
+        """True once the time budget is used up and the run has reached `min_train_steps`."""
+        cfg = self.cfg
+        if not cfg.max_train_seconds or time.time() - self.started <= cfg.max_train_seconds:
+            return False
+        if self.step >= cfg.min_train_steps:
+            return True
+        if not self.floor_warned:
+            self.floor_warned = True
+            done = max(self.step - self.start_step - 1, 1)
+            per_step = (time.time() - self.first_step_done) / done
+            log.warning("Time budget of %.0fs reached at step %d, below min_train_steps=%d: this machine trains at "
+                        "%.1f img/s, so training goes on to step %d (about %.0fs more) rather than export a model "
+                        "too young for the evaluator's bars. Lower model.min_train_steps to stop at the budget.",
+                        cfg.max_train_seconds, self.step, cfg.min_train_steps, cfg.batch_size / per_step,
+                        cfg.min_train_steps, (cfg.min_train_steps - self.step) * per_step)
+        return False
 
     def write_samples(self):
         from PIL import Image  # only needed here
@@ -356,6 +377,7 @@ def train(
         "steps": progress.step,
         "planned_steps": cfg.train_steps,
         "stopped_by_time_budget": progress.stopped_early,
+        "trained_past_time_budget": progress.floor_warned,  # the budget ran out before min_train_steps
         "stopped_by_judge": bool(monitor and monitor.stopped_early),
         "judge_monitor": judge_summary,
         "resumed_from_step": start_step,

@@ -136,3 +136,17 @@ def test_judge_monitor_without_early_stop_trains_every_step(transformed, judge_d
     assert summary["steps"] == 4 and not summary["stopped_by_judge"]
     assert [check["step"] for check in monitor["history"]] == [2, 4]
     assert monitor["best"]["step"] == 4 and not monitor["restored_best"]
+
+
+@pytest.mark.parametrize("min_steps, expected_steps", [(0, 1), (5, 5)])
+def test_time_budget_stops_the_run_but_not_before_min_train_steps(transformed, tmp_path, min_steps, expected_steps):
+    """A budget far below one step's time: alone it stops after the first step; with a step floor the run goes on
+    to that floor (a slow machine trains longer rather than exporting a model too young to pass the bars)."""
+    path, files = transformed
+    cfg = CFG.replace(train_steps=50, max_train_seconds=1e-3, min_train_steps=min_steps, checkpoint_every=100)
+    work = str(tmp_path / "work")
+    summary = train(cfg, path, files, work)
+    assert summary["steps"] == expected_steps and summary["stopped_by_time_budget"]
+    assert summary["trained_past_time_budget"] == (min_steps > 0)
+    # the stop checkpoints where it stopped, so a resumed run continues from there
+    assert os.path.exists(os.path.join(work, "checkpoints", f"step-{expected_steps:08d}", "DONE"))
