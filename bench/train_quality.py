@@ -72,8 +72,10 @@ def main(argv=None) -> int:
 
     overrides = _parse_overrides(args.set)
     preset = get_preset(args.preset, overrides)
+    # --minutes is the budget being measured: no step floor unless --set asks for one
     preset = preset.with_model(max_train_seconds=args.minutes * 60.0,
-                               train_steps=max(preset.model.train_steps, 100000))
+                               train_steps=max(preset.model.train_steps, 100000),
+                               min_train_steps=int(overrides.get("model.min_train_steps", 0)))
     pipeline_root = _prepare(args, preset)
     found = find_artifacts(pipeline_root, need_model=False)  # a run whose Trainer failed still serves
     cfg = preset.model
