@@ -114,6 +114,7 @@ def evaluate_model(model_path: str, judge: Judge, real: dict, vocab: Dict[str, L
                                      f"size; std {real.get('fid_floor_std', 0.0):.3f} over random draws): the "
                                      "best a generator can hope for")}
     results["fid_ratio"] = {"value": fid / max(real["fid_floor"], 1e-6), "higher_is_better": False}
+    results.update(fid_infinity_metrics(judged["features"], real))
     kid, kid_low, kid_high = M.kid(judged["features"], real["eval"]["features"], seed=seed)
     results["kid_judge"] = {"value": kid, "ci": [kid_low, kid_high], "higher_is_better": False}
     for a in attributes:
@@ -240,6 +241,30 @@ def with_floor_at(real: dict, sample_size: int) -> dict:
     n = min(int(sample_size), len(train))
     floor, floor_std = M.fid_at_sample_size(train, real["eval"]["features"], n)
     return dict(real, fid_floor=floor, fid_floor_std=floor_std, fid_floor_sample_size=n)
+
+
+def fid_infinity_metrics(generated_features: np.ndarray, real: dict, draws: int = 5) -> dict:
+    """Informational FID∞ (no bar, no baseline gate) for the generator and for the real-train floor.
+
+    Both FIDs fall as the sample size N grows, the floor much faster (it is mostly finite-sample bias), so a
+    ratio at one N depends on N. The intercept of FID = FID∞ + k/N, fitted at N/4, N/2 and N with the same N for
+    both (`models.metrics.fid_infinity`), compares presets and runs scored with different N.
+    """
+    train, eval_features = real["train"]["features"], real["eval"]["features"]
+    top = min(len(generated_features), len(train))
+    sizes = sorted({max(top // 4, 2), max(top // 2, 2), top})
+    if len(sizes) < 2:
+        return {}
+    gen = [M.fid_at_sample_size(generated_features, eval_features, n, draws=draws)[0] for n in sizes]
+    floor = [M.fid_at_sample_size(train, eval_features, n, draws=draws)[0] for n in sizes]
+    gen_inf, floor_inf = M.fid_infinity(sizes, gen)[0], M.fid_infinity(sizes, floor)[0]
+    where = f"fitted FID = FID∞ + k/N at N = {', '.join(map(str, sizes))}"
+    return {
+        "fid_infinity": {"value": gen_inf, "note": f"generated vs real eval, {where}"},
+        "fid_infinity_floor": {"value": floor_inf, "note": f"real train vs real eval, {where}"},
+        "fid_infinity_ratio": {"value": gen_inf / max(floor_inf, 1e-6),
+                               "note": "grows with N where fid_ratio is measured: the floor is mostly 1/N bias"},
+    }
 
 
 def vocabulary_files(transform_graph_uri: str, attributes) -> Dict[str, str]:

@@ -87,3 +87,24 @@ def test_fid_floor_is_measured_at_the_generated_sample_count(examples, judge):
     assert at_50["fid_floor"] == pytest.approx(expected)
     # fewer images, larger finite-sample bias: the floor a 50-image generator must be compared with is higher
     assert at_50["fid_floor"] > all_train["fid_floor"]
+
+
+def test_fid_infinity_removes_the_1_over_n_bias_that_flatters_the_ratio_at_small_n():
+    from components.gan_evaluation import fid_infinity_metrics
+    from models import metrics as M
+
+    rng = np.random.default_rng(0)
+    dim = 16
+    real = {"train": {"features": rng.normal(0, 1, (800, dim))}, "eval": {"features": rng.normal(0, 1, (400, dim))}}
+    generated = rng.normal(0.4, 1, (200, dim))  # a real gap (mean shift); the floor's true FID is 0
+    metrics = fid_infinity_metrics(generated, real)
+    assert set(metrics) == {"fid_infinity", "fid_infinity_floor", "fid_infinity_ratio"}
+    assert all("higher_is_better" not in entry for entry in metrics.values())  # reported, never gated
+    gen_at_n = M.fid_at_sample_size(generated, real["eval"]["features"], 200, draws=5)[0]
+    floor_at_n = M.fid_at_sample_size(real["train"]["features"], real["eval"]["features"], 200, draws=5)[0]
+    # both lose their finite-sample bias; the floor, nearly all bias, loses most of its value
+    assert metrics["fid_infinity"]["value"] < gen_at_n
+    assert metrics["fid_infinity_floor"]["value"] < 0.5 * floor_at_n
+    assert metrics["fid_infinity_ratio"]["value"] > gen_at_n / floor_at_n
+    assert "N = 50, 100, 200" in metrics["fid_infinity"]["note"]
+    assert fid_infinity_metrics(generated, real) == metrics  # seeded draws
