@@ -109,8 +109,9 @@ def main(argv=None) -> int:
         "evaluated_model": args.evaluate,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(terse=True),
                     "python": platform.python_version()},
-        "training": {k: summary[k] for k in ("steps", "train_seconds", "images_per_second", "stopped_by_time_budget",
-                                             "stopped_by_judge")},
+        "training": {k: summary.get(k) for k in ("steps", "train_seconds", "images_per_second",
+                                                 "stopped_by_time_budget", "trained_past_time_budget",
+                                                 "stopped_by_judge")},
         # the judge's score during training (generated + edited images; see models/judge_monitor.py)
         "judge_monitor": {k: v for k, v in (summary["judge_monitor"] or {}).items() if k != "best_checksums"},
         "evaluation_seconds": round(eval_seconds, 1),
