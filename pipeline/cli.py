@@ -35,6 +35,16 @@ def _parse_overrides(items):
     return overrides
 
 
+def preset_from_args(args):
+    """The preset named by --preset with every --set applied; a bad override exits with its message, no traceback."""
+    from pipeline.presets import get_preset
+
+    try:
+        return get_preset(args.preset, _parse_overrides(args.set))
+    except ValueError as error:
+        raise SystemExit(f"error: {error}") from None
+
+
 # -- verbs -----------------------------------------------------------------------------------------
 def cmd_ingest(args) -> int:
     from data.ingest import ingest
@@ -45,10 +55,9 @@ def cmd_ingest(args) -> int:
 
 def cmd_run(args) -> int:
     from pipeline.local_runner import run_local
-    from pipeline.presets import get_preset
     from pipeline.runs import latest_run
 
-    preset = get_preset(args.preset, _parse_overrides(args.set))
+    preset = preset_from_args(args)
     if args.allow_anomalies:
         preset = preset.replace(allow_anomalies=True)
     paths = run_local(args.catalog, args.work_dir, preset, beam_pipeline_args=args.beam_args or None,
@@ -102,9 +111,8 @@ def cmd_report(args) -> int:
 
 def cmd_compile(args) -> int:
     from pipeline.kubeflow_runner import compile_kubeflow
-    from pipeline.presets import get_preset
 
-    preset = get_preset(args.preset, _parse_overrides(args.set))
+    preset = preset_from_args(args)
     path = compile_kubeflow(args.output, preset=preset, image=args.image, pipeline_root=args.pipeline_root,
                             catalog_dir=args.catalog, serving_model_dir=args.serving_model_dir,
                             beam_pipeline_args=args.beam_args or None)
@@ -213,7 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--catalog", default=DEFAULT_CATALOG, help="catalog folder (default: the embedded sample)")
         p.add_argument("--preset", default="cpu-quick", help="tiny | cpu-quick | gpu | gpu-large")
         p.add_argument("--set", action="append", metavar="KEY=VALUE",
-                       help="override a preset field, e.g. --set model.train_steps=100")
+                       help="override a preset field, e.g. --set model.train_steps=100, "
+                       "or a release bar: --set thresholds.fid_ratio.max=4 (or =off)")
         p.add_argument("--beam-args", nargs="*", help="Beam pipeline args for the data steps, e.g. "
                        "--runner=DataflowRunner --project=... (default: DirectRunner in memory)")
 

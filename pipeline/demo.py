@@ -57,15 +57,14 @@ def pick_rows(catalog_dir: str, rows: int = 4):
 
 
 def run_demo(args) -> int:
-    from pipeline.cli import _parse_overrides, print_run_summary
+    from pipeline.cli import preset_from_args, print_run_summary
     from pipeline.local_runner import run_local
-    from pipeline.presets import get_preset
     from pipeline.runs import latest_run
 
     started = time.time()
     output = os.path.abspath(args.output)
     os.makedirs(output, exist_ok=True)
-    preset = get_preset(args.preset, _parse_overrides(args.set))
+    preset = preset_from_args(args)
     paths = run_local(args.catalog, os.path.join(output, "work"), preset)
     run = latest_run(paths["metadata_path"])
     print_run_summary(run)

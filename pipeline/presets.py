@@ -132,14 +132,52 @@ PRESETS["gpu-large"] = PRESETS["gpu"].replace(
 )
 
 
+BOUNDS = ("min", "max", "tolerance")
+OFF = ("off", "none")
+
+
 def get_preset(name: str, overrides: Optional[Dict[str, object]] = None) -> Preset:
-    """Looks a preset up by name; `overrides` may set Preset fields or `model.<field>` entries."""
+    """Looks a preset up by name; `overrides` may set Preset fields, `model.<field>` entries, or one release bar
+    as `thresholds.<metric>.<min|max|tolerance>` (a number, or "off" to drop that bound)."""
     if name not in PRESETS:
         raise ValueError(f"Unknown preset {name!r}; choose one of {sorted(PRESETS)}")
     preset = PRESETS[name]
     for key, value in (overrides or {}).items():
-        if key.startswith("model."):
+        if key.startswith("thresholds."):
+            preset = preset.replace(thresholds=_with_bar(preset.thresholds, key, value))
+        elif key.startswith("model."):
+            _check_field(ModelConfig, key[len("model."):], key)
             preset = preset.with_model(**{key[len("model."):]: value})
         else:
+            _check_field(Preset, key, key)
+            if key in ("model", "thresholds", "name"):
+                raise ValueError(f"Override {key!r} cannot be set whole; set model.<field> or "
+                                 f"thresholds.<metric>.<min|max|tolerance> instead")
             preset = preset.replace(**{key: value})
     return preset
+
+
+def _check_field(cls, field: str, key: str) -> None:
+    known = sorted(f.name for f in dataclasses.fields(cls))
+    if field not in known:
+        raise ValueError(f"Unknown override {key!r}: {cls.__name__} has no field {field!r}; known: {known}")
+
+
+def _with_bar(thresholds: Dict[str, Dict[str, float]], key: str, value) -> Dict[str, Dict[str, float]]:
+    """A copy of `thresholds` with one bound set (or dropped with "off"/"none"); the preset's own dict is untouched."""
+    parts = key.split(".")
+    if len(parts) != 3 or not parts[1] or parts[2] not in BOUNDS:
+        raise ValueError(f"Threshold override {key!r} must read thresholds.<metric>.<{'|'.join(BOUNDS)}>")
+    _, metric, bound = parts
+    bars = {m: dict(b) for m, b in thresholds.items()}
+    if isinstance(value, str) and value.lower() in OFF:
+        bars.get(metric, {}).pop(bound, None)
+        if metric in bars and not set(bars[metric]) & {"min", "max"}:
+            del bars[metric]  # a tolerance alone is no bar
+        return bars
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"Threshold override {key}={value!r}: expected a number or one of {OFF}") from None
+    bars.setdefault(metric, {})[bound] = number
+    return bars

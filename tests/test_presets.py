@@ -1,0 +1,56 @@
+"""Preset overrides from the command line (`--set KEY=VALUE`): model fields, preset fields and release bars."""
+import re
+
+import pytest
+
+from pipeline.cli import _parse_overrides
+from pipeline.presets import PRESETS, get_preset
+
+
+def test_a_release_bar_can_be_set_or_dropped_without_touching_the_preset():
+    before = {m: dict(b) for m, b in PRESETS["gpu"].thresholds.items()}
+    relaxed = get_preset("gpu", _parse_overrides(["thresholds.fid_ratio.max=4", "thresholds.diversity.min=1.5"]))
+    assert relaxed.thresholds["fid_ratio"] == {"max": 4.0}
+    assert relaxed.thresholds["diversity"] == {"min": 1.5}
+    assert relaxed.evaluator_config()["thresholds"] == relaxed.thresholds  # what the GanEvaluator is given
+    dropped = get_preset("gpu", _parse_overrides(["thresholds.fid_ratio.max=off"]))
+    assert "fid_ratio" not in dropped.thresholds
+    assert dropped.thresholds["edit_success"] == {"min": 0.8}  # the other bars stay
+    assert PRESETS["gpu"].thresholds == before  # the registry's preset is unchanged
+
+
+def test_a_tolerance_alone_is_kept_with_its_bar_and_dropped_without_one():
+    preset = get_preset("cpu-quick", {"thresholds.edit_success.tolerance": 0.05})
+    assert preset.thresholds["edit_success"] == {"min": 0.15, "tolerance": 0.05}
+    preset = get_preset("cpu-quick", {"thresholds.edit_success.tolerance": 0.05, "thresholds.edit_success.min": "off"})
+    assert "edit_success" not in preset.thresholds
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("thresholds.fid_ratio", 4, "thresholds.<metric>.<min|max|tolerance>"),
+    ("thresholds.fid_ratio.maximum", 4, "thresholds.<metric>.<min|max|tolerance>"),
+    ("thresholds.fid_ratio.max", "high", "expected a number"),
+    ("model.trian_steps", 5, "ModelConfig has no field 'trian_steps'"),
+    ("eval_samples", 5, "Preset has no field 'eval_samples'"),
+    ("thresholds", "{}", "cannot be set whole"),
+])
+def test_a_misspelt_override_is_a_clear_error(key, value, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        get_preset("gpu", {key: value})
+
+
+def test_model_and_preset_fields_still_override():
+    preset = get_preset("cpu-quick", _parse_overrides(["model.min_train_steps=0", "eval_num_samples=100"]))
+    assert preset.model.min_train_steps == 0 and preset.eval_num_samples == 100
+    assert PRESETS["cpu-quick"].model.min_train_steps == 1000
+
+
+def test_the_cli_turns_a_bad_override_into_a_one_line_error():
+    import argparse
+
+    from pipeline.cli import preset_from_args
+
+    with pytest.raises(SystemExit, match=r"^error: Unknown override 'model.trian_steps'"):
+        preset_from_args(argparse.Namespace(preset="cpu-quick", set=["model.trian_steps=5"]))
+    relaxed = preset_from_args(argparse.Namespace(preset="gpu", set=["thresholds.fid_ratio.max=4"]))
+    assert relaxed.thresholds["fid_ratio"] == {"max": 4.0}
