@@ -172,8 +172,8 @@ def _with_bar(thresholds: Dict[str, Dict[str, float]], key: str, value) -> Dict[
     bars = {m: dict(b) for m, b in thresholds.items()}
     if isinstance(value, str) and value.lower() in OFF:
         bars.get(metric, {}).pop(bound, None)
-        if metric in bars and not set(bars[metric]) & {"min", "max"}:
-            del bars[metric]  # a tolerance alone is no bar
+        if metric in bars and not bars[metric]:
+            del bars[metric]
         return bars
     try:
         number = float(value)

@@ -19,10 +19,13 @@ def test_a_release_bar_can_be_set_or_dropped_without_touching_the_preset():
     assert PRESETS["gpu"].thresholds == before  # the registry's preset is unchanged
 
 
-def test_a_tolerance_alone_is_kept_with_its_bar_and_dropped_without_one():
+def test_dropping_a_bound_keeps_the_metrics_other_settings():
     preset = get_preset("cpu-quick", {"thresholds.edit_success.tolerance": 0.05})
     assert preset.thresholds["edit_success"] == {"min": 0.15, "tolerance": 0.05}
+    # the regression tolerance against the last blessed model still applies without the absolute bar
     preset = get_preset("cpu-quick", {"thresholds.edit_success.tolerance": 0.05, "thresholds.edit_success.min": "off"})
+    assert preset.thresholds["edit_success"] == {"tolerance": 0.05}
+    preset = get_preset("cpu-quick", {"thresholds.edit_success.min": "off"})
     assert "edit_success" not in preset.thresholds
 
 
