@@ -150,8 +150,9 @@ def get_preset(name: str, overrides: Optional[Dict[str, object]] = None) -> Pres
             preset = preset.with_model(**{key[len("model."):]: value})
         else:
             _check_field(Preset, key, key)
-            if key in ("model", "thresholds", "name"):
-                raise ValueError(f"Override {key!r} cannot be set whole; set model.<field> or "
+            whole = {"model": ModelConfig, "thresholds": dict}.get(key)
+            if whole and not isinstance(value, whole):  # e.g. a string from --set; code may pass a whole dict
+                raise ValueError(f"Override {key}={value!r} cannot be set from a string; set model.<field> or "
                                  f"thresholds.<metric>.<min|max|tolerance> instead")
             preset = preset.replace(**{key: value})
     return preset

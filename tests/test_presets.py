@@ -35,11 +35,17 @@ def test_dropping_a_bound_keeps_the_metrics_other_settings():
     ("thresholds.fid_ratio.max", "high", "expected a number"),
     ("model.trian_steps", 5, "ModelConfig has no field 'trian_steps'"),
     ("eval_samples", 5, "Preset has no field 'eval_samples'"),
-    ("thresholds", "{}", "cannot be set whole"),
+    ("thresholds", "{}", "cannot be set from a string"),
+    ("model", "tiny", "cannot be set from a string"),
 ])
 def test_a_misspelt_override_is_a_clear_error(key, value, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         get_preset("gpu", {key: value})
+
+
+def test_code_may_still_replace_the_whole_thresholds_dict():
+    preset = get_preset("tiny", {"thresholds": {"fid_ratio": {"max": 1e6}}})
+    assert preset.thresholds == {"fid_ratio": {"max": 1e6}}
 
 
 def test_model_and_preset_fields_still_override():
