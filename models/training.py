@@ -224,12 +224,12 @@ class ProgressLogger(keras.callbacks.Callback):
         if done == 1:  # the first step includes tracing/compilation: rates and ETA count from after it
             self.first_step_done = time.time()
         if self.step % self.cfg.log_every == 0 or self.step == self.total:
-            elapsed = max(time.time() - self.first_step_done, 1e-6)
-            rate = (done - 1) * self.cfg.batch_size / elapsed if done > 1 else 0.0
-            eta = (self.total - self.step) * elapsed / max(done - 1, 1)
+            per_step = self.seconds_per_step()
+            rate = self.cfg.batch_size / per_step if done > 1 else 0.0
+            eta = (self.total - self.step) * per_step
             if self.cfg.max_train_seconds:  # the time budget ends the run first when it is the tighter bound
                 budget_left = self.cfg.max_train_seconds - (time.time() - self.started)
-                floor_left = (min(self.cfg.min_train_steps, self.total) - self.step) * elapsed / max(done - 1, 1)
+                floor_left = (min(self.cfg.min_train_steps, self.total) - self.step) * per_step
                 eta = min(eta, max(0.0, budget_left, floor_left))
             losses = " ".join(f"{k}={v:.3f}" for k, v in sorted(logs.items()))
             log.info("step %d/%d (%.0f%%)  %.1f img/s  ETA %.0fs  %s", self.step, self.total,
@@ -250,6 +250,11 @@ class ProgressLogger(keras.callbacks.Callback):
         if self.step % self.cfg.checkpoint_every == 0 or self.step == self.total or out_of_time:
             self.checkpoints.save(self.model, self.step)
 
+    def seconds_per_step(self) -> float:
+        """Mean wall time of this process's steps after the first (which includes tracing)."""
+        timed = max(self.step - self.start_step - 1, 1)
+        return max(time.time() - self.first_step_done, 1e-6) / timed
+
     def budget_spent(self) -> bool:
         """True once the time budget is used up and the run has reached `min_train_steps`."""
         cfg = self.cfg
@@ -259,8 +264,7 @@ class ProgressLogger(keras.callbacks.Callback):
             return True
         if not self.floor_warned:
             self.floor_warned = True
-            done = max(self.step - self.start_step - 1, 1)
-            per_step = (time.time() - self.first_step_done) / done
+            per_step = self.seconds_per_step()
             log.warning("Time budget of %.0fs reached at step %d, below min_train_steps=%d: this machine trains at "
                         "%.1f img/s, so training goes on to step %d (about %.0fs more) rather than export a model "
                         "too young for the evaluator's bars. Lower model.min_train_steps to stop at the budget.",
