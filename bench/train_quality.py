@@ -2,6 +2,7 @@
 
     python bench/train_quality.py --catalog data/sample --preset cpu-quick --minutes 10
     python bench/train_quality.py --work-dir outputs/demo/work --preset cpu-quick --minutes 10 --set model.cls_weight=2
+    python bench/train_quality.py --work-dir RUN --preset cpu-quick --steps 900 --set model.twin_cls_weight=2  # A/B
     python bench/train_quality.py --work-dir RUN --preset cpu-quick --evaluate RUN_SCRATCH/model   # re-score only
 
 The data side (ExampleGen -> Transform, and the judge trained on real images) comes from a pipeline run: with
@@ -52,6 +53,9 @@ def main(argv=None) -> int:
     source.add_argument("--work-dir", help="a finished pipeline run's work dir (reuses its Transform + judge)")
     parser.add_argument("--preset", default="cpu-quick")
     parser.add_argument("--minutes", type=float, default=10.0, help="training wall-clock budget")
+    parser.add_argument("--steps", type=int,
+                        help="train exactly this many steps instead (no time budget): A/B runs that compare "
+                             "the same work on any machine")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE", help="preset override, e.g. model.cls_weight=2")
     parser.add_argument("--scratch", help="where to train and write the report (default: a temp dir)")
     parser.add_argument("--output", help="default: bench/results/train_quality_<preset>.json")
@@ -72,10 +76,12 @@ def main(argv=None) -> int:
 
     overrides = _parse_overrides(args.set)
     preset = get_preset(args.preset, overrides)
-    # --minutes is the budget being measured: no step floor unless --set asks for one
-    preset = preset.with_model(max_train_seconds=args.minutes * 60.0,
-                               train_steps=max(preset.model.train_steps, 100000),
-                               min_train_steps=int(overrides.get("model.min_train_steps", 0)))
+    if args.steps:  # a fixed amount of work: the judge monitor still keeps the best check's weights
+        preset = preset.with_model(max_train_seconds=0.0, train_steps=args.steps, min_train_steps=0)
+    else:  # --minutes is the budget being measured: no step floor unless --set asks for one
+        preset = preset.with_model(max_train_seconds=args.minutes * 60.0,
+                                   train_steps=max(preset.model.train_steps, 100000),
+                                   min_train_steps=int(overrides.get("model.min_train_steps", 0)))
     pipeline_root = _prepare(args, preset)
     found = find_artifacts(pipeline_root, need_model=False)  # a run whose Trainer failed still serves
     cfg = preset.model
@@ -105,7 +111,9 @@ def main(argv=None) -> int:
         "preset": args.preset,
         "overrides": overrides,
         "catalog": args.catalog or "(work dir)",
-        "budget_minutes": summary["config"]["max_train_seconds"] / 60.0 if args.evaluate else args.minutes,
+        "budget_minutes": (summary["config"]["max_train_seconds"] / 60.0 if args.evaluate
+                           else None if args.steps else args.minutes),
+        "fixed_steps": args.steps,
         "evaluated_model": args.evaluate,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(terse=True),
                     "python": platform.python_version()},

@@ -41,6 +41,13 @@ class ModelConfig:
     # BigGAN-deep's latent path: the whole z joins the condition vector that modulates (FiLM) every generator
     # block, so z steers every scale instead of entering only at the 4x4 input. False = z at the input only.
     z_to_blocks: bool = False
+    # TAC-GAN (Gong et al. 2019): an AC-GAN classifier pulls G's samples of a class towards what is easiest to
+    # classify, i.e. alike. A twin classifier head on D learns the conditions of G's own samples and G is rewarded
+    # for fooling it (L_G += cls_weight * CE_aux - twin_cls_weight * CE_twin), which cancels that pull. 0 = off.
+    twin_cls_weight: float = 0.0
+    # ProGAN's minibatch standard deviation before D's last conv, over contiguous groups of this many images:
+    # D sees when a group of samples looks alike. 0 = off.
+    minibatch_std_group: int = 0
     keep_prob: float = 0.3  # editor: chance that a target attribute is "keep as is" (all-zero weights)
     # editor: chance that a training edit changes exactly one attribute (a random one; the others are kept), as a
     # recolour or change-category request does; the other edits keep each attribute with keep_prob.

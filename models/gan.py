@@ -9,6 +9,7 @@ The editor learns from
   * "keep" handling: with cfg.keep_prob an attribute of the target is all-zeros (= keep as is) and the
     source label becomes its classification/pairing target; with cfg.single_change_prob an edit changes exactly
     one attribute and keeps the rest, as recolour and change-category requests do.
+Optional (off by default): TAC-GAN's twin classifier on D (cfg.twin_cls_weight), mode seeking for G.
 Losses are averaged per replica and divided by the replica count, since gradients are summed across replicas.
 """
 from typing import Dict, Mapping, Optional
@@ -19,6 +20,7 @@ import tensorflow as tf
 from models import losses
 from models.augment import diff_augment, parse_policy
 from models.config import ModelConfig
+from models.networks import twin_output
 
 
 def one_hot_conditions(ids: Mapping[str, tf.Tensor], vocab_sizes: Mapping[str, int]) -> Dict[str, tf.Tensor]:
@@ -60,7 +62,7 @@ class VitrineGAN(keras.Model):
         self.ema_generator.set_weights(generator.get_weights())
         self.ema_generator.trainable = False
         names = ["d_loss", "g_loss", "e_loss", "d_real", "d_fake", "r1", "d_cls", "g_cls", "e_adv", "e_cls",
-                 "pair_l1", "cycle_l1", "mask_mean", "mode_seeking"]
+                 "pair_l1", "cycle_l1", "mask_mean", "mode_seeking", "d_twin", "g_twin"]
         self.trackers = {n: keras.metrics.Mean(name=n) for n in names}
         # The sub-networks are built; without this, fit() under a distribution strategy would try to build
         # the model by calling it on a training batch, which is not a generator input.
@@ -152,6 +154,13 @@ class VitrineGAN(keras.Model):
         due = tf.equal(self.d_optimizer.iterations % cfg.r1_every, 0)
         return tf.cond(due, lambda: self._r1(real_augmented, c_real), lambda: tf.constant(0.0))
 
+    def _twin_cross_entropy(self, out, conditions, rows):
+        """TAC-GAN: the twin classifier's cross-entropy on G's samples (`rows` of the D output); 0 when off."""
+        if self.cfg.twin_cls_weight <= 0:
+            return tf.constant(0.0)
+        return tf.add_n([tf.reduce_mean(losses.soft_cross_entropy(conditions[a], out[twin_output(a)][rows]))
+                         for a in self.attributes])
+
     # -- training ----------------------------------------------------------------------------------------
     def train_step(self, data):
         if isinstance(data, (tuple, list)):
@@ -198,8 +207,10 @@ class VitrineGAN(keras.Model):
                     d_adv = tf.reduce_mean(d_real) + 0.5 * (tf.reduce_mean(d_fake_g) + tf.reduce_mean(d_fake_e))
                     d_cls = tf.add_n([tf.reduce_mean(losses.soft_cross_entropy(c_real[a], out[a][:batch]))
                                       for a in self.attributes])
+                    d_twin = self._twin_cross_entropy(out, c_gen, slice(batch, 2 * batch))
                     # lazy R1 (StyleGAN2): computed every r1_every steps and scaled by the interval
-                    d_loss = d_adv + 0.5 * cfg.r1_gamma * cfg.r1_every * r1 + cfg.cls_weight * d_cls
+                    d_loss = (d_adv + 0.5 * cfg.r1_gamma * cfg.r1_every * r1 + cfg.cls_weight * d_cls
+                              + cfg.twin_cls_weight * d_twin)
                     d_scaled = self._scale(self.d_optimizer, d_loss * per_replica)
                 self._apply(self.d_optimizer, d_tape, d_scaled, self.discriminator.trainable_variables)
 
@@ -209,7 +220,8 @@ class VitrineGAN(keras.Model):
             g_adv = tf.reduce_mean(losses.g_hinge(adv[:batch]))
             g_cls = tf.add_n([tf.reduce_mean(losses.soft_cross_entropy(c_gen[a], out[a][:batch]))
                               for a in self.attributes])
-            g_loss = g_adv + cfg.cls_weight * g_cls
+            g_twin = self._twin_cross_entropy(out, c_gen, slice(0, batch))
+            g_loss = g_adv + cfg.cls_weight * g_cls - cfg.twin_cls_weight * g_twin
             mode_seeking = tf.constant(0.0)
             if cfg.mode_seeking_weight > 0:
                 half = batch // 2
@@ -236,7 +248,8 @@ class VitrineGAN(keras.Model):
         values = {"d_loss": d_loss, "g_loss": g_loss, "e_loss": e_loss, "d_real": tf.reduce_mean(d_real),
                   "d_fake": 0.5 * (tf.reduce_mean(d_fake_g) + tf.reduce_mean(d_fake_e)), "r1": r1, "d_cls": d_cls,
                   "g_cls": g_cls, "e_adv": e_adv, "e_cls": e_cls, "pair_l1": pair_l1, "cycle_l1": cycle_l1,
-                  "mask_mean": tf.reduce_mean(edit_out["mask"]), "mode_seeking": mode_seeking}
+                  "mask_mean": tf.reduce_mean(edit_out["mask"]), "mode_seeking": mode_seeking,
+                  "d_twin": d_twin, "g_twin": g_twin}
         for name, value in values.items():
             self.trackers[name].update_state(value)
         return {name: tracker.result() for name, tracker in self.trackers.items()}

@@ -121,6 +121,44 @@ class Projection(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="vitrine")
+class MinibatchStddev(layers.Layer):
+    """ProGAN's minibatch standard deviation, [B, H, W, C] -> [B, H, W, C + 1].
+
+    The extra channel holds the feature standard deviation across a group of `group_size` images, averaged over
+    features and positions, so D can see that a group of samples looks alike (within-condition mode collapse).
+    Groups are contiguous runs of the batch, not ProGAN's strided ones: the D batch is [real; G fakes; E edits]
+    concatenated, and a strided group would mix reals with fakes. A batch that does not split into whole groups
+    uses groups of one (the channel is then a constant).
+    """
+
+    def __init__(self, group_size=4, **kwargs):
+        super().__init__(**kwargs)
+        self.group_size = int(group_size)
+
+    def call(self, x):
+        import tensorflow as tf  # dynamic group size; the networks are Keras 3 on the TensorFlow backend
+
+        _, height, width, channels = x.shape
+        batch = tf.shape(x)[0]
+        if x.shape[0] is not None:
+            group = self.group_size if x.shape[0] % self.group_size == 0 else 1
+        else:
+            group = tf.where(tf.equal(batch % self.group_size, 0), self.group_size, 1)
+        x32 = tf.cast(x, tf.float32)
+        grouped = tf.reshape(x32, tf.stack([-1, group, height, width, channels]))
+        std = tf.sqrt(tf.math.reduce_variance(grouped, axis=1) + 1e-8)  # [B / group, H, W, C]
+        per_image = tf.repeat(tf.reduce_mean(std, axis=[1, 2, 3]), group)  # [B]
+        feature = tf.broadcast_to(per_image[:, None, None, None], tf.stack([batch, height, width, 1]))
+        return tf.concat([x, tf.cast(feature, x.dtype)], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] + 1)
+
+    def get_config(self):
+        return {**super().get_config(), "group_size": self.group_size}
+
+
+@keras.saving.register_keras_serializable(package="vitrine")
 class BlendEdit(layers.Layer):
     """x' = m*x + (1-m)*delta; output = x + strength*(x' - x). strength = 0 returns x bit for bit."""
 

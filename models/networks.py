@@ -11,9 +11,14 @@ import keras
 from keras import layers
 
 from models.config import ModelConfig
-from models.layers import FiLM, BlendEdit, GroupNorm, Projection, WeightSum
+from models.layers import FiLM, BlendEdit, GroupNorm, MinibatchStddev, Projection, WeightSum
 
 RESERVED_INPUT_NAMES = ("z", "image", "strength", "adv", "mask")
+
+
+def twin_output(attr: str) -> str:
+    """Name of the discriminator's TAC-GAN twin-classifier output for an attribute."""
+    return f"{attr}_twin"
 
 
 def _check(cfg: ModelConfig, vocab_sizes: Mapping[str, int]) -> None:
@@ -25,6 +30,8 @@ def _check(cfg: ModelConfig, vocab_sizes: Mapping[str, int]) -> None:
             raise ValueError(f"vocab_sizes has no entry for condition attribute {attr!r}; got {sorted(vocab_sizes)}")
         if attr in RESERVED_INPUT_NAMES:
             raise ValueError(f"attribute name {attr!r} clashes with a network input/output name {RESERVED_INPUT_NAMES}")
+        if twin_output(attr) in cfg.condition_attributes:
+            raise ValueError(f"attribute {twin_output(attr)!r} clashes with the twin-classifier output of {attr!r}")
         if int(vocab_sizes[attr]) < 1:
             raise ValueError(f"vocab size of {attr!r} must be >= 1, got {vocab_sizes[attr]}")
 
@@ -162,6 +169,8 @@ def build_discriminator(cfg: ModelConfig, vocab_sizes: Mapping[str, int], name="
 
     adv = linear(h) + Σ_attr <embed_attr(c_attr), h> (projection discriminator); the per-attribute logits
     are an auxiliary classifier trained on real images (AC-GAN style), used by G and E as a control loss.
+    With cfg.twin_cls_weight > 0 there is also a twin classifier per attribute (output `twin_output(attr)`)
+    trained on G's samples (TAC-GAN).
     """
     _check(cfg, vocab_sizes)
     res = cfg.resolution
@@ -183,7 +192,10 @@ def build_discriminator(cfg: ModelConfig, vocab_sizes: Mapping[str, int], name="
             r = layers.LeakyReLU(0.2)(r)
             r = layers.AveragePooling2D(2)(r)
             h = layers.Add()([skip, r])
-        h = layers.Conv2D(h.shape[-1], 3, padding="same", name="d_final_conv")(h)
+        channels = h.shape[-1]
+        if cfg.minibatch_std_group > 0:
+            h = MinibatchStddev(cfg.minibatch_std_group, name="d_minibatch_std")(h)
+        h = layers.Conv2D(channels, 3, padding="same", name="d_final_conv")(h)
         h = layers.LeakyReLU(0.2)(h)
         h = layers.GlobalAveragePooling2D(dtype="float32", name="d_pool")(h)
         h = layers.Activation("linear", dtype="float32")(h)
@@ -193,5 +205,8 @@ def build_discriminator(cfg: ModelConfig, vocab_sizes: Mapping[str, int], name="
         for attr in cfg.condition_attributes:
             terms.append(Projection(features, dtype="float32", name=f"d_project_{attr}")([conditions[attr], h]))
             outputs[attr] = layers.Dense(int(vocab_sizes[attr]), dtype="float32", name=f"d_classify_{attr}")(h)
+            if cfg.twin_cls_weight > 0:  # TAC-GAN's twin: learns the conditions of G's samples
+                outputs[twin_output(attr)] = layers.Dense(int(vocab_sizes[attr]), dtype="float32",
+                                                          name=f"d_twin_classify_{attr}")(h)
         adv = terms[0] if len(terms) == 1 else layers.Add(dtype="float32", name="adv")(terms)
     return keras.Model({"image": image, **conditions}, {"adv": adv, **outputs}, name=name)

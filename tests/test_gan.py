@@ -114,6 +114,7 @@ def test_mode_seeking_term_is_reported_only_when_on():
         gan.compile()
         history = gan.fit(_dataset(16), steps_per_epoch=2, epochs=1, verbose=0).history
         value = history["mode_seeking"][-1]
+        assert history["d_twin"][-1] == 0.0 and history["g_twin"][-1] == 0.0  # TAC-GAN off by default
         if weight:
             assert np.isfinite(value) and value > 0, history
         else:
@@ -133,3 +134,20 @@ def test_single_change_edits_keep_all_but_one_attribute():
     keep = _gan(base)._keep_masks(512)
     kept = np.concatenate([keep[a].numpy() for a in base.condition_attributes], axis=1)
     assert 0.2 < kept.mean() < 0.4 and (kept.sum(axis=1) == 0).mean() > 0.3  # both changed is common
+
+
+def test_twin_classifier_is_trained_by_d_and_reported_for_g():
+    """TAC-GAN with minibatch std in D: D's step trains the twin heads (only its loss reaches them: under Adam an
+    untrained head would not move), G's loss reports the twin's cross-entropy on its samples; off, both terms are
+    exactly 0 (test_mode_seeking_term_is_reported_only_when_on)."""
+    cfg = ModelConfig(resolution=16, z_dim=16, embed_dim=8, gen_channels=32, disc_channels=8, editor_channels=8,
+                      batch_size=4, minibatch_std_group=4, twin_cls_weight=1.0)
+    gan = _gan(cfg)
+    gan.compile()
+    twin_heads = [gan.discriminator.get_layer(f"d_twin_classify_{a}") for a in VOCAB]
+    before = [w.numpy().copy() for head in twin_heads for w in head.weights]
+    history = gan.fit(_dataset(16), steps_per_epoch=3, epochs=1, verbose=0).history
+    after = [w.numpy() for head in twin_heads for w in head.weights]
+    assert all(float(np.abs(a - b).max()) > 0 for a, b in zip(before, after)), "twin heads not trained"
+    for name in ("d_twin", "g_twin", "d_loss", "g_loss", "r1"):
+        assert np.isfinite(history[name][-1]) and history[name][-1] != 0.0, (name, history)

@@ -135,3 +135,43 @@ def test_group_norm_matches_keras_group_normalization(channels, groups):
     np.testing.assert_allclose(grads[0], grads[1], atol=2e-4)
     with pytest.raises(ValueError, match="groups"):
         GroupNorm(5)(x)
+
+
+def test_minibatch_stddev_groups_are_contiguous_and_see_alike_samples():
+    """The extra channel is the feature std within contiguous groups: a group of identical images reads ~0, a
+    group of different images reads their std, and a group never reaches into the next run of the batch (D's
+    batch is [reals; fakes; edits]); an uneven batch falls back to groups of one."""
+    from models.layers import MinibatchStddev
+
+    rng = np.random.default_rng(0)
+    alike = np.repeat(rng.normal(size=(1, 4, 4, 3)), 4, axis=0)
+    varied = rng.normal(0.0, 2.0, (4, 4, 4, 3))
+    x = tf.constant(np.concatenate([alike, varied]).astype("float32"))
+    layer = MinibatchStddev(4)
+    y = layer(x).numpy()
+    assert y.shape == (8, 4, 4, 4)
+    np.testing.assert_array_equal(y[..., :3], x.numpy())
+    np.testing.assert_allclose(y[:4, ..., 3], 1e-4, atol=1e-6)  # alike group: sqrt(0 + 1e-8)
+    expected = np.sqrt(varied.var(axis=0) + 1e-8).mean()
+    np.testing.assert_allclose(y[4:, ..., 3], expected, rtol=1e-5)
+    np.testing.assert_allclose(MinibatchStddev(4)(x[:6]).numpy()[..., 3], 1e-4, atol=1e-6)
+    # inside a traced function with an unknown batch size, the same values
+    traced = tf.function(layer, input_signature=[tf.TensorSpec([None, 4, 4, 3])])
+    np.testing.assert_allclose(traced(x).numpy(), y, rtol=1e-6)
+
+
+@pytest.mark.parametrize("twin,group", [(0.0, 0), (1.0, 4)])
+def test_discriminator_twin_heads_and_minibatch_std_only_when_asked(twin, group):
+    cfg = _cfg(16).replace(twin_cls_weight=twin, minibatch_std_group=group)
+    disc = networks.build_discriminator(cfg, VOCAB)
+    out = disc({"image": tf.random.uniform((BATCH, 16, 16, 3), -1, 1), **_conditions()})
+    twins = {networks.twin_output(a) for a in VOCAB}
+    assert (twins <= set(out)) == bool(twin) and (set(out) & twins or not twin)
+    for attr, size in VOCAB.items():
+        if twin:
+            assert tuple(out[networks.twin_output(attr)].shape) == (BATCH, size)
+    names = {layer.name for layer in disc.layers}
+    assert ("d_minibatch_std" in names) == bool(group)
+    with pytest.raises(ValueError, match="twin"):
+        networks.build_discriminator(cfg.replace(condition_attributes=("articleType", "articleType_twin")),
+                                     {**VOCAB, "articleType_twin": 3})
