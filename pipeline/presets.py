@@ -51,19 +51,24 @@ PRESETS: Dict[str, Preset] = {
         name="tiny",
         model=ModelConfig(
             resolution=16, z_dim=32, embed_dim=16, gen_channels=64, disc_channels=32, editor_channels=16,
-            batch_size=16, train_steps=60, checkpoint_every=30, sample_every=30, log_every=10,
-            judge_steps=80, judge_channels=16, ema_decay=0.9, r1_every=2, judge_every=30, judge_samples=64,
+            # 300 judge steps (~2 s more than 80): an 80-step judge scores 16-72 % on 4 article types (chance 25 %)
+            # and its feature scale swings with the seed: over six seeds a noise generator's fid_ratio read 24-68
+            # and the trained model's 3.6-6.6 (one CI run blessed noise at 57 under the old bar of 60). Six
+            # 300-step judges: 76-92 % category accuracy; trained 2.1-3.9, noise 8.2-14.5, constant gray 12.4-56.
+            # 90 training steps instead of 60 (about the same wall time with the judge checks): 60 steps read
+            # 2.7-5.8 with the 300-step judges. bench/results/judge_spread_tiny_gate.json.
+            batch_size=16, train_steps=90, checkpoint_every=30, sample_every=30, log_every=10,
+            judge_steps=300, judge_channels=16, ema_decay=0.9, r1_every=2, judge_every=30, judge_samples=64,
         ),
         min_image_side=16,
         train_buckets=4,
         eval_buckets=1,
         eval_num_samples=64,
         eval_num_edits=32,
-        # A tiny model is barely trained: the bars only separate "learned something" from noise. Measured on the
-        # tiny test run (64 samples): trained fid_ratio 32-35, noise 92, constant gray 130; diversity 0.21 vs 0.0.
-        # (fid_ratio measured before the floor moved to the generated set's N; the larger floor at N=64 lowers
-        # every ratio, and tests/test_evaluator_gate.py still sees the noise and gray generators rejected.)
-        thresholds={"fid_ratio": {"max": 60.0}, "diversity": {"min": 0.05}},
+        # A tiny model is barely trained: the bars only separate "learned something" from noise. fid_ratio 6 sits
+        # between the trained model's worst (3.9) and noise's best (8.2) over six judge seeds (numbers above);
+        # diversity catches a constant image (0.0).
+        thresholds={"fid_ratio": {"max": 6.0}, "diversity": {"min": 0.05}},
         # 25 real eval images and 64 samples: accuracy intervals are about +-0.08, so compare loosely.
         baseline_tolerance=0.5,
     ),

@@ -4,6 +4,8 @@ import pathlib
 
 import pytest
 
+from data.subset import TEST_TYPES as TINY_TYPES
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SAMPLE_CATALOG = REPO / "data" / "sample"
 SHARED_PRODUCTS = REPO.parent / "shared" / "data" / "products"
@@ -23,7 +25,6 @@ def shared_products() -> pathlib.Path:
     return SHARED_PRODUCTS
 
 
-TINY_TYPES = ("Tshirts", "Casual Shoes", "Handbags", "Watches")
 TINY_PER_TYPE = 40
 
 
@@ -33,13 +34,13 @@ def tiny_run(tmp_path_factory, sample_catalog):
 
     The catalog is 4 article types x 40 real photos plus one corrupt image (quarantined, the run goes on).
     Returns (paths, RunSummary, catalog_dir)."""
-    from catalogs import make_small_catalog
+    from data.subset import cut_catalog
     from pipeline.local_runner import run_local
     from pipeline.presets import get_preset
     from pipeline.runs import latest_run
 
     root = tmp_path_factory.mktemp("tiny_run")
-    catalog = make_small_catalog(sample_catalog, root / "catalog", types=TINY_TYPES, per_type=TINY_PER_TYPE)
+    catalog = cut_catalog(sample_catalog, root / "catalog", types=TINY_TYPES, per_type=TINY_PER_TYPE)
     with open(os.path.join(catalog, "images", "broken.jpg"), "wb") as f:
         f.write(b"\xff\xd8 not really a jpeg")
     with open(os.path.join(catalog, "styles.csv"), "a") as f:

@@ -6,7 +6,6 @@ import glob
 import json
 import os
 
-import numpy as np
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -38,45 +37,6 @@ def _vocabulary_files(transform_graph_uri):
 def _vocab_sizes(vocabulary_files):
     from models.export import read_vocabulary
     return {a: len(read_vocabulary(p)) for a, p in vocabulary_files.items()}
-
-
-def _noise_generator(cfg, vocab_sizes, seed=0, scale=1.5):
-    """A contract-conforming generator whose image is a fixed random projection of z: it ignores the condition.
-    scale=0 gives a constant mid-gray image."""
-    import keras
-    from keras import layers
-
-    z = keras.Input((cfg.z_dim,), name="z")
-    conditions = {a: keras.Input((v,), name=a) for a, v in vocab_sizes.items()}
-    size = cfg.resolution * cfg.resolution * 3
-    h = layers.Concatenate()([z] + [conditions[a] for a in ATTRIBUTES])
-    dense = layers.Dense(size, use_bias=False, trainable=False, name="noise_projection")
-    h = dense(h)
-    image = layers.Activation("tanh")(layers.Reshape((cfg.resolution, cfg.resolution, 3))(h))
-    model = keras.Model({"z": z, **conditions}, image, name="noise_generator")
-    rng = np.random.default_rng(seed)
-    kernel = np.zeros((cfg.z_dim + sum(vocab_sizes.values()), size), "float32")
-    kernel[:cfg.z_dim] = rng.normal(0.0, scale / np.sqrt(cfg.z_dim), (cfg.z_dim, size))  # condition rows stay 0
-    dense.set_weights([kernel])
-    return model
-
-
-def _trained_network(cfg, vocab_sizes, model_uri, name):
-    from models.networks import build_editor, build_generator
-    from models.training import KERAS_WEIGHTS_DIR
-
-    network = (build_editor if name == "editor" else build_generator)(cfg, vocab_sizes)
-    network.load_weights(os.path.join(model_uri, "Format-Serving", KERAS_WEIGHTS_DIR, f"{name}.weights.h5"))
-    return network
-
-
-def _export(out_dir, generator, editor, cfg, vocabulary_files) -> str:
-    """Exports like the Trainer does: returns the Model artifact folder (the one containing Format-Serving)."""
-    from models.export import export_saved_model
-
-    export_saved_model(os.path.join(out_dir, "Format-Serving"), generator, editor, vocabulary_files,
-                       cfg.resolution, cfg.z_dim)
-    return out_dir
 
 
 def _eval_config(preset, **changes) -> dict:
@@ -113,6 +73,7 @@ def test_condition_blind_generator_is_not_blessed_and_not_pushed(tiny_run, tmp_p
     from tfx.types.standard_artifacts import Examples, Model, TransformGraph
 
     from components.gan_evaluator import GanEvaluator
+    from models.reference_generators import KINDS, condition_blind_generator, export_model, load_trained_network
     from pipeline.presets import get_preset
 
     paths, _, _ = tiny_run
@@ -121,9 +82,9 @@ def test_condition_blind_generator_is_not_blessed_and_not_pushed(tiny_run, tmp_p
     cfg = preset.model
     vocabulary_files = _vocabulary_files(art["transform_graph"])
     sizes = _vocab_sizes(vocabulary_files)
-    generator = _noise_generator(cfg, sizes, scale=1.5 if kind == "noise" else 0.0)
-    noise_uri = _export(str(tmp_path / "noise_model"), generator,
-                        _trained_network(cfg, sizes, art["model"], "editor"), cfg, vocabulary_files)
+    generator = condition_blind_generator(cfg, sizes, scale=KINDS[kind])
+    noise_uri = export_model(str(tmp_path / "noise_model"), generator,
+                             load_trained_network(cfg, sizes, art["model"], "editor"), cfg, vocabulary_files)
 
     candidate = Importer(source_uri=noise_uri, artifact_type=Model).with_id("import_noise_model")
     judge = Importer(source_uri=art["judge"], artifact_type=Model).with_id("import_judge")
@@ -203,6 +164,7 @@ def test_regression_against_baseline_is_not_blessed(tiny_run, tmp_path):
     from keras import layers
 
     from components.gan_evaluator import run_evaluation
+    from models.reference_generators import condition_blind_generator, export_model, load_trained_network
     from pipeline.presets import get_preset
 
     paths, _, _ = tiny_run
@@ -211,12 +173,12 @@ def test_regression_against_baseline_is_not_blessed(tiny_run, tmp_path):
     cfg = preset.model
     vocabulary_files = _vocabulary_files(art["transform_graph"])
     sizes = _vocab_sizes(vocabulary_files)
-    trained = _trained_network(cfg, sizes, art["model"], "ema_generator")
-    noise = _noise_generator(cfg, sizes)
+    trained = load_trained_network(cfg, sizes, art["model"], "ema_generator")
+    noise = condition_blind_generator(cfg, sizes)
     inputs = {"z": keras.Input((cfg.z_dim,), name="z"), **{a: keras.Input((v,), name=a) for a, v in sizes.items()}}
     degraded = keras.Model(inputs, layers.Average()([trained(inputs), noise(inputs)]), name="degraded")
-    degraded_uri = _export(str(tmp_path / "degraded"), degraded,
-                           _trained_network(cfg, sizes, art["model"], "editor"), cfg, vocabulary_files)
+    degraded_uri = export_model(str(tmp_path / "degraded"), degraded,
+                                load_trained_network(cfg, sizes, art["model"], "editor"), cfg, vocabulary_files)
 
     result = run_evaluation(
         os.path.join(degraded_uri, "Format-Serving"), os.path.join(art["judge"], "Format-Serving"),

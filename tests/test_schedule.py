@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from catalogs import make_small_catalog
+from data.subset import cut_catalog
 from pipeline import schedule
 
 RUN_SETS = ["model.train_steps=5", "model.judge_steps=5", "eval_num_samples=16", "eval_num_edits=8"]
@@ -30,7 +30,7 @@ def test_schedule_runs_the_pipeline_twice_without_overlap(tmp_path, sample_catal
     from pipeline.pipeline import default_paths
     from pipeline.runs import list_runs
 
-    catalog = make_small_catalog(sample_catalog, tmp_path / "catalog", types=("Tshirts", "Watches"), per_type=24)
+    catalog = cut_catalog(sample_catalog, tmp_path / "catalog", types=("Tshirts", "Watches"), per_type=24)
     work = str(tmp_path / "work")
     run_args = ["--catalog", catalog, "--preset", "tiny", "--work-dir", work, "--cache"]
     for item in RUN_SETS:
