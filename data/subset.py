@@ -2,25 +2,36 @@
 import csv
 import os
 import shutil
+from typing import Dict, List, Sequence, Tuple
 
 TEST_TYPES = ("Tshirts", "Casual Shoes", "Handbags", "Watches")
+
+
+def read_rows(source_dir) -> Tuple[List[str], List[Dict[str, str]]]:
+    """(columns, rows) of a table-layout catalog's styles.csv."""
+    with open(os.path.join(source_dir, "styles.csv"), newline="") as f:
+        reader = csv.DictReader(f)
+        return reader.fieldnames, list(reader)
+
+
+def write_catalog(source_dir, dest, fields: Sequence[str], rows: Sequence[Dict[str, str]]) -> str:
+    """A table-layout catalog at `dest` holding `rows` and their images (copied from `source_dir`); returns dest."""
+    os.makedirs(os.path.join(dest, "images"), exist_ok=True)
+    for r in rows:
+        shutil.copy(os.path.join(source_dir, "images", f"{r['id']}.jpg"), os.path.join(dest, "images"))
+    with open(os.path.join(dest, "styles.csv"), "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    return str(dest)
 
 
 def cut_catalog(source_dir, dest, types=TEST_TYPES, per_type: int = 40, colours=None) -> str:
     """Copies the first `per_type` rows of each article type in `types` (and their images) from a table-layout
     catalog into `dest`; `colours` keeps only those base colours. Returns dest."""
-    with open(os.path.join(source_dir, "styles.csv"), newline="") as f:
-        reader = csv.DictReader(f)
-        fields, rows = reader.fieldnames, list(reader)
+    fields, rows = read_rows(source_dir)
     chosen = []
     for t in types:
         matching = [r for r in rows if r["articleType"] == t and (colours is None or r["baseColour"] in colours)]
         chosen.extend(matching[:per_type])
-    os.makedirs(os.path.join(dest, "images"), exist_ok=True)
-    for r in chosen:
-        shutil.copy(os.path.join(source_dir, "images", f"{r['id']}.jpg"), os.path.join(dest, "images"))
-    with open(os.path.join(dest, "styles.csv"), "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(chosen)
-    return str(dest)
+    return write_catalog(source_dir, dest, fields, chosen)

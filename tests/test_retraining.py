@@ -6,13 +6,13 @@ GanEvaluator compares against v1, v2 is pushed iff blessed; span-3 adds an artic
 the run stops at AnomalyGate (before Transform) with a message naming the value, because later runs validate
 against the curated schema kept from the first run (TFDV's schema inferred from span-3 alone would accept it).
 """
-import csv
 import glob
 import json
 import os
 
 import pytest
 
+from data.subset import read_rows, write_catalog
 from pipeline.presets import get_preset
 
 pytestmark = pytest.mark.slow
@@ -27,28 +27,9 @@ PRESET_OVERRIDES = {"model.train_steps": 30, "model.judge_steps": 40, "eval_num_
                     "thresholds": {"fid_ratio": {"max": 1e6}}}
 
 
-def _rows(sample_dir):
-    with open(os.path.join(sample_dir, "styles.csv"), newline="") as f:
-        reader = csv.DictReader(f)
-        return reader.fieldnames, list(reader)
-
-
-def _write_drop(sample_dir, dest, fields, rows):
-    import shutil
-
-    os.makedirs(os.path.join(dest, "images"), exist_ok=True)
-    for r in rows:
-        shutil.copy(os.path.join(sample_dir, "images", f"{r['id']}.jpg"), os.path.join(dest, "images"))
-    with open(os.path.join(dest, "styles.csv"), "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)
-    return str(dest)
-
-
 def _drops(sample_dir):
     """span-1 rows; span-2 = span-1 + more rows with span-1's types and colours; span-3 = span-2 + a new type."""
-    fields, rows = _rows(sample_dir)
+    fields, rows = read_rows(sample_dir)
     span1 = [r for t in TYPES for r in [x for x in rows if x["articleType"] == t][:PER_TYPE_1]]
     colours = {r["baseColour"] for r in span1}
     taken = {r["id"] for r in span1}
@@ -105,7 +86,7 @@ def retraining(tmp_path_factory, sample_catalog):
     fields, span1, span2, span3 = _drops(sample_catalog)
     out = {"root": root, "span1": span1, "span2": span2}
 
-    ingest(_write_drop(sample_catalog, root / "drop1", fields, span1), dest=span_root, verbose=False)
+    ingest(write_catalog(sample_catalog, root / "drop1", fields, span1), dest=span_root, verbose=False)
     assert sorted(os.listdir(span_root)) == ["span-1"]
     paths = run_local(str(span_root), work, preset)
     out["paths"] = paths
@@ -114,13 +95,13 @@ def retraining(tmp_path_factory, sample_catalog):
     with open(paths["curated_schema"]) as f:
         out["curated_after_1"] = f.read()
 
-    ingest(_write_drop(sample_catalog, root / "drop2", fields, span2), dest=span_root, verbose=False)
+    ingest(write_catalog(sample_catalog, root / "drop2", fields, span2), dest=span_root, verbose=False)
     assert sorted(os.listdir(span_root)) == ["span-1", "span-2"]
     run_local(str(span_root), work, preset)
     out["run2"] = latest_run(paths["metadata_path"])
     out["pushed2"] = _pushed_versions(paths["serving_model_dir"])
 
-    ingest(_write_drop(sample_catalog, root / "drop3", fields, span3), dest=span_root, verbose=False)
+    ingest(write_catalog(sample_catalog, root / "drop3", fields, span3), dest=span_root, verbose=False)
     try:
         run_local(str(span_root), work, preset)
         out["error3"] = None
