@@ -16,7 +16,8 @@ preset's whole pipeline first, in the scratch dir.
 constant gray, with the model's editor) with every judge and applies the preset's release bars to all three: the
 bars are sound for a judge when they bless the trained model and reject both references; the JSON's `gate` block
 gives, per gated metric, the trained model's worst value and the references' best, so a bar can sit between them.
-Writes JSON (default bench/results/judge_spread_<preset>.json).
+Writes JSON (default bench/results/judge_spread_<preset>.json); each row holds one block per scored model
+("trained", and "noise" / "gray" with --reference-generators).
 """
 import argparse
 import glob
@@ -68,21 +69,17 @@ def _reference_models(cfg, model_dir, vocab_files, scratch) -> dict:
     return models
 
 
-def _gate_margins(rows, thresholds, steps) -> dict:
-    """Per judge step count: does every judge bless the trained model and reject the references, and per gated
-    metric the trained model's worst value against the references' best."""
-    group = [r for r in rows if r["judge_steps"] == steps]
+def _gate_margins(rows, thresholds, references) -> dict:
+    """Over one judge step count's rows: does every judge bless the trained model and reject the references, and
+    per gated metric the trained model's worst value against each reference's best."""
     margins = {}
     for metric, bar in thresholds.items():
-        lower_is_better = "max" in bar
-        pick_worst, pick_best = (max, min) if lower_is_better else (min, max)
-        margins[metric] = {"bar": bar, "trained_worst": pick_worst(r["trained"][metric] for r in group),
-                           **{f"{k}_best": pick_best(r[k][metric] for r in group)
-                              for k in group[0] if k not in ("trained",) and isinstance(group[0][k], dict)}}
-    return {"judges": len(group),
-            "trained_blessed_by_all": all(r["trained"]["blessed"] for r in group),
-            "references_rejected_by_all": all(not r[k]["blessed"] for r in group for k in r
-                                              if isinstance(r[k], dict) and k != "trained"),
+        worst, best = (max, min) if "max" in bar else (min, max)
+        margins[metric] = {"bar": bar, "trained_worst": worst(r["trained"][metric] for r in rows),
+                           **{f"{k}_best": best(r[k][metric] for r in rows) for k in references}}
+    return {"judges": len(rows),
+            "trained_blessed_by_all": all(r["trained"]["blessed"] for r in rows),
+            "references_rejected_by_all": all(not r[k]["blessed"] for r in rows for k in references),
             "metrics": margins}
 
 
@@ -131,28 +128,25 @@ def main(argv=None) -> int:
                 result = run_evaluation(path, judge_dir, found["examples"], found["transform_graph"],
                                         f"{judge_dir}_evaluation_{name}", preset.evaluator_config())
                 metrics = result["metrics"]
-                figures = {k: round(metrics[k]["value"], 4) for k in sorted(set(FIGURES) | set(gated))}
-                if len(models) == 1:
-                    row.update(figures)
-                else:
-                    row[name] = dict(figures, blessed=result["blessed"], reasons=result["reasons"])
+                row[name] = {**{k: round(metrics[k]["value"], 4) for k in sorted(set(FIGURES) | set(gated))},
+                             "blessed": result["blessed"], "reasons": result["reasons"]}
             print(json.dumps(row), flush=True)
             rows.append(row)
-    summary = {}
-    for steps in args.steps:
-        group = [r for r in rows if r["judge_steps"] == steps]
-        per_model = {n: [r[n] for r in group] for n in models} if len(models) > 1 else {"trained": group}
-        summary[str(steps)] = {n: {k: {"min": min(r[k] for r in rs), "max": max(r[k] for r in rs),
-                                       "mean": round(statistics.mean(r[k] for r in rs), 4)} for k in FIGURES}
-                               for n, rs in per_model.items()}
+    by_steps = {steps: [r for r in rows if r["judge_steps"] == steps] for steps in args.steps}
+    summary = {str(steps): {n: {k: {"min": min(r[n][k] for r in group), "max": max(r[n][k] for r in group),
+                                    "mean": round(statistics.mean(r[n][k] for r in group), 4)} for k in FIGURES}
+                            for n in models}
+               for steps, group in by_steps.items()}
     report = {
         "benchmark": "judge_spread",
         "command": "python bench/judge_spread.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "preset": args.preset, "cpus": os.cpu_count(), "thresholds": preset.thresholds, "rows": rows,
         "summary_by_judge_steps": summary,
     }
-    if len(models) > 1:
-        report["gate"] = {str(steps): _gate_margins(rows, preset.thresholds, steps) for steps in args.steps}
+    references = [n for n in models if n != "trained"]
+    if references:
+        report["gate"] = {str(steps): _gate_margins(group, preset.thresholds, references)
+                          for steps, group in by_steps.items()}
         for steps, gate in report["gate"].items():
             print(f"[bench] judge_steps {steps}: trained blessed by all {gate['judges']} judges: "
                   f"{gate['trained_blessed_by_all']}; references rejected by all: "
