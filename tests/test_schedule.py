@@ -35,15 +35,12 @@ def test_schedule_runs_the_pipeline_twice_without_overlap(tmp_path, sample_catal
     run_args = ["--catalog", catalog, "--preset", "tiny", "--work-dir", work, "--cache"]
     for item in RUN_SETS:
         run_args += ["--set", item]
-    started = time.monotonic()
     outcomes = schedule.schedule_local(work, run_args, every_s=1, max_runs=2, poll_s=0.2)
-    elapsed = time.monotonic() - started
     log = open(os.path.join(work, "schedule-runs.log")).read()
     assert [o["status"] for o in outcomes] == ["succeeded", "succeeded"], log[-4000:]
     assert _journal(work) == outcomes
     first, second = (dt.datetime.fromisoformat(o["started"]) for o in outcomes)
     assert dt.datetime.fromisoformat(outcomes[0]["finished"]) <= second  # no overlap
-    assert elapsed < 900, f"two scheduled tiny runs took {elapsed:.0f}s"
     runs = list_runs(default_paths(work)["metadata_path"], limit=5)
     assert len(runs) == 2  # both are real pipeline runs in MLMD
 
