@@ -7,6 +7,8 @@ PRESET ?= cpu-quick
 CATALOG ?= data/sample
 OUT ?= outputs/demo
 PYTEST_ARGS ?=
+TESTS ?= tests
+TEST_WORKERS ?= 2
 
 .PHONY: demo test setup bench clean
 
@@ -25,7 +27,7 @@ demo: $(STAMP)
 	$(VENV)/bin/vitrine demo --catalog $(CATALOG) --preset $(PRESET) --output $(OUT)
 
 test: $(STAMP)
-	$(PY) -m pytest tests $(PYTEST_ARGS)
+	$(PY) -m pytest $(TESTS) --verbose -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(PY) bench/train_throughput.py

@@ -16,6 +16,6 @@ setup(
         "tqdm",
         "croniter",
     ],
-    extras_require={"test": ["pytest", "pytest-timeout"]},
+    extras_require={"test": ["pytest", "pytest-timeout", "pytest-xdist"]},
     entry_points={"console_scripts": ["vitrine=pipeline.cli:main"]},
 )

@@ -1,4 +1,7 @@
-"""Version hot-swap on a running server: new versions, corrupt and half-written ones, zero failed requests."""
+"""Version hot-swap on a running server: new versions, corrupt and half-written ones, zero failed requests.
+
+The tests are one story, in file order, on one server (v1 -> v2 under load -> v3 refused -> v4 half written, then
+complete); tests/conftest.py keeps this module on one xdist worker."""
 import os
 import shutil
 import threading
