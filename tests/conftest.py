@@ -16,8 +16,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # process keeps about one of two cores busy (serial run on a 2-core machine: 31.6 min wall, 30.9 min CPU). Tests
 # that share an expensive fixture stay on one worker, and the longest groups are handed out first so that neither
 # worker is left with a long one at the end. The grouping is done by the scheduler below, from the module name:
-# xdist 3.8's own `xdist_group` marks do nothing under pytest 9 (it renames `item._nodeid`, which pytest 9 no
-# longer reads), and two workers that each built their own module-scoped server broke a test that relies on the
+# xdist 3.8's own `xdist_group` marks do nothing under pytest 9.2 (it renames `item._nodeid`, which pytest 9.2
+# no longer reads), and two workers that each built their own module-scoped server broke a test that relies on the
 # module's order (v2 pushed by the test before it).
 TINY_RUN_GROUP = "tiny_run"
 TINY_RUN_MODULES = ("test_e2e_pipeline.py", "test_evaluator_gate.py")  # the only users of the `tiny_run` fixture
@@ -66,9 +66,8 @@ def pytest_collection_modifyitems(config, items):
         raise pytest.UsageError(f"tests using tiny_run outside TINY_RUN_MODULES (add their module): {strays}")
 
     def rank(item):
-        group = group_of(item.nodeid)
-        return LONGEST_FIRST.index(group) if group in LONGEST_FIRST else \
-            LONGEST_FIRST.index(item.path.name) if item.path.name in LONGEST_FIRST else len(LONGEST_FIRST)
+        key = TINY_RUN_GROUP if item.path.name in TINY_RUN_MODULES else item.path.name
+        return LONGEST_FIRST.index(key) if key in LONGEST_FIRST else len(LONGEST_FIRST)
 
     items.sort(key=rank)  # stable: file order within a rank
 
