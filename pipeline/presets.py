@@ -95,6 +95,13 @@ PRESETS: Dict[str, Preset] = {
             # weights are exported. No early stop: in 10-minute runs the score was still rising at the end
             # (bench/results/train_quality_cpu-quick.json, judge_monitor), so the time budget is the binding stop.
             judge_every=100, judge_samples=256,
+            # Adam at 8e-4 for G and D (4x the SNGAN default of 2e-4 that ModelConfig keeps), 4e-4 for the editor:
+            # a 10-minute run is learning-rate bound. Shared catalog, one judge, 10 minutes (~1,350 steps): 2e-4
+            # read category control 0.47, colour 0.74, edit success 0.52, fid_ratio 10.8; 8e-4/8e-4/4e-4 read
+            # 0.75, 0.87, 0.67, 4.4. At 1.6e-3 for all three the editor collapsed to identity (mask 0.99, edit
+            # success 0.03) and G gained nothing on FID; 8e-4 for E too was no better than 4e-4 and sits at half
+            # that collapse rate (bench/results/train_quality_cpu-quick_s13_lr*.json).
+            g_lr=8e-4, d_lr=8e-4, e_lr=4e-4,
         ),
         eval_num_samples=400,
         eval_num_edits=200,
