@@ -105,7 +105,9 @@ PRESETS: Dict[str, Preset] = {
             # At those rates G ignores z more (diversity in judge space 1.53 -> 0.82-0.84; a demo grid row was eight
             # near copies). DSGAN's mode seeking at 0.3 brought it to 2.56 for category 0.71, colour 0.82, edit
             # success 0.66, fid_ratio 4.8 (same judge, 10 minutes); at 1.0 diversity 3.05 but category 0.63,
-            # fid_ratio 6.2 (bench/results/train_quality_cpu-quick_s13_lr8e-4_e4e-4_modeseek*.json).
+            # fid_ratio 6.2 (bench/results/train_quality_cpu-quick_s13_lr8e-4_e4e-4_modeseek*.json). 60-minute runs
+            # (one judge): 0.3 vs off read diversity 3.03 vs 0.58, category 0.67 vs 0.78, KID 0.051 vs 0.025, edit
+            # success 0.78 vs 0.77 (bench/results/train_quality_cpu-quick_s14_60min*.json): off for fidelity.
             mode_seeking_weight=0.3,
         ),
         eval_num_samples=400,
