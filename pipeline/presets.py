@@ -107,7 +107,7 @@ PRESETS: Dict[str, Preset] = {
             # success 0.66, fid_ratio 4.8 (same judge, 10 minutes); at 1.0 diversity 3.05 but category 0.63,
             # fid_ratio 6.2 (bench/results/train_quality_cpu-quick_s13_lr8e-4_e4e-4_modeseek*.json). 60-minute runs
             # (one judge): 0.3 vs off read diversity 3.03 vs 0.58, category 0.67 vs 0.78, KID 0.051 vs 0.025, edit
-            # success 0.78 vs 0.77 (bench/results/train_quality_cpu-quick_s14_60min*.json): off for fidelity.
+            # success 0.78 vs 0.77 (bench/results/train_quality_cpu-quick_s14_60min*.json): 0 for fidelity-first.
             mode_seeking_weight=0.3,
         ),
         eval_num_samples=400,
