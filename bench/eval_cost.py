@@ -29,6 +29,7 @@ import time
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from bench.portable import portable  # noqa: E402
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 ATTRIBUTES = ["articleType", "baseColour"]
@@ -132,8 +133,8 @@ def main(argv=None):
     from models.judge import JUDGE_SUMMARY
 
     result = {
-        "source": source,
-        "artifacts": art,
+        "source": portable(source),
+        "artifacts": {k: portable(v) for k, v in art.items()},
         "preset": preset.name,
         "host": {"platform": platform.platform(), "python": platform.python_version(), "tensorflow": tf.__version__,
                  "cpus": os.cpu_count(), "gpus": [d.name for d in tf.config.list_physical_devices("GPU")]},

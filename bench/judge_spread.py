@@ -1,6 +1,6 @@
 """Judge stability, and the release gate's margins: train several judges and score models with each.
 
-    python bench/judge_spread.py --work-dir /tmp/run/pipeline --model /tmp/run/model --steps 600 1500 --seeds 11 22 33
+    python bench/judge_spread.py --work-dir RUN/pipeline --model RUN/model --steps 600 1500 --seeds 11 22 33
     python bench/judge_spread.py --test-catalog --preset tiny --steps 80 300 --seeds 0 1 2 3 4 5 --reference-generators
 
 The evaluator's figures are the judge's opinion, so a judge that changes with its seed changes the figures. For
@@ -32,6 +32,7 @@ import time
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from bench.portable import portable_command  # noqa: E402
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 FIGURES = ("articleType_real_accuracy", "baseColour_real_accuracy", "articleType_control_accuracy",
@@ -139,7 +140,7 @@ def main(argv=None) -> int:
                for steps, group in by_steps.items()}
     report = {
         "benchmark": "judge_spread",
-        "command": "python bench/judge_spread.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": portable_command("bench/judge_spread.py", argv),
         "preset": args.preset, "cpus": os.cpu_count(), "thresholds": preset.thresholds, "rows": rows,
         "summary_by_judge_steps": summary,
     }

@@ -2,7 +2,7 @@
 
     python bench/pipeline_wall.py                      # data/sample (2,000 images), preset cpu-quick
     python bench/pipeline_wall.py --preset tiny        # a quick check
-    python bench/pipeline_wall.py --preset tiny --set model.train_steps=30 --output /tmp/wall.json
+    python bench/pipeline_wall.py --preset tiny --set model.train_steps=30 --output SCRATCH/wall.json
 
 Runs the whole pipeline (`pipeline.local_runner.run_local`, LocalDagRunner, caching off) on a fresh work dir and
 records:
@@ -26,6 +26,7 @@ import time
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from bench.portable import portable  # noqa: E402
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
@@ -91,7 +92,7 @@ def main(argv=None) -> int:
         "benchmark": "pipeline_wall",
         "preset": args.preset,
         "overrides": args.set or [],
-        "catalog": os.path.relpath(args.catalog, REPO) if args.catalog.startswith(str(REPO)) else args.catalog,
+        "catalog": portable(os.path.abspath(args.catalog)),
         "catalog_rows": rows,
         "run_id": timed["run_id"],
         "imports_s": round(imports_s, 2),

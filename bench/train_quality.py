@@ -104,17 +104,19 @@ def main(argv=None) -> int:
     eval_seconds = time.time() - started
     metrics = {name: {k: v for k, v in entry.items() if k in ("value", "ci", "note")}
                for name, entry in result["metrics"].items()}
-    command = "python bench/train_quality.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    from bench.portable import portable, portable_command
+
+    command = portable_command("bench/train_quality.py", argv)
     report = {
         "benchmark": "train_quality",
         "command": command,
         "preset": args.preset,
         "overrides": overrides,
-        "catalog": args.catalog or "(work dir)",
+        "catalog": portable(args.catalog) or "(work dir)",
         "budget_minutes": (summary["config"]["max_train_seconds"] / 60.0 if args.evaluate
                            else None if args.steps else args.minutes),
         "fixed_steps": args.steps,
-        "evaluated_model": args.evaluate,
+        "evaluated_model": portable(args.evaluate),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(terse=True),
                     "python": platform.python_version()},
         "training": {k: summary.get(k) for k in ("steps", "train_seconds", "images_per_second",

@@ -21,6 +21,7 @@ import time
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from bench.portable import portable_command  # noqa: E402
 
 
 def _dataset(tf, resolution, batch, vocab):
@@ -72,7 +73,7 @@ def _work(cache, preset_name, cfg, base_cfg, vocab, row) -> dict:
 def _report(device, tf, keras, vocab, results, argv) -> dict:
     return {"device": device, "tensorflow": tf.__version__, "keras": keras.__version__,
             "python": platform.python_version(), "cpus": os.cpu_count(), "vocab_sizes": vocab,
-            "command": "python bench/train_throughput.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "command": portable_command("bench/train_throughput.py", argv),
             "configs": results,
             "note": "full = VitrineGAN train_step (one G and E forward; D step with lazy R1 + DiffAugment; G step; "
                     "E step with pair and cycle losses; EMA update); baseline = keras.io-style conditional DCGAN "
