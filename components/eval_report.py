@@ -199,9 +199,14 @@ def _training_html(training: Optional[dict]) -> str:
     history = monitor.get("history") or []
     if not history:
         return "".join(parts) + " No judge checks (no judge given, or judge_every = 0).</p>"
-    best = (monitor.get("best") or {}).get("step")
-    exported = (f"the weights of step {best} (best judge score) were exported" if monitor.get("restored_best")
-                else "the last step's weights were exported")
+    best = monitor.get("best") or {}
+    if "step" in best:  # a model trained before the generator and the editor kept separate bests
+        best = {"generator": best["step"], "editor": best["step"]}
+    restored = monitor.get("restored") or ({side: step for side, step in best.items()}
+                                           if monitor.get("restored_best") else {})
+    sides = [f"the {side}'s weights of step {step} (its best judge score)" if side in restored
+             else f"the {side}'s last weights" for side, step in best.items()]
+    exported = (" and ".join(sides) + " were exported") if sides else "the last step's weights were exported"
     parts.append(f" Judge checks every {history[1]['step'] - history[0]['step'] if len(history) > 1 else '?'} "
                  f"steps on {monitor.get('samples_per_check', '?')} generated images and "
                  f"{monitor.get('edits_per_check', '?')} edits; {exported}.</p>")
@@ -210,9 +215,10 @@ def _training_html(training: Optional[dict]) -> str:
     rows = []
     for check in history:
         cells = "".join(f"<td>{_fmt(check.get(c))}</td>" for c in columns)
-        mark = " class='pass'" if check["step"] == best else ""
-        rows.append(f"<tr{mark}><td class='name'>{check['step']}{' (best)' if check['step'] == best else ''}</td>"
-                    f"{cells}</tr>")
+        marks = [side for side, step in best.items() if step == check["step"]]
+        mark = " class='pass'" if marks else ""
+        label = f" (best {' + '.join(marks)})" if marks else ""
+        rows.append(f"<tr{mark}><td class='name'>{check['step']}{label}</td>{cells}</tr>")
     parts.append(f"<table><tr><th class='name'>step</th>{header}</tr>{''.join(rows)}</table>")
     return "".join(parts)
 

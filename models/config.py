@@ -53,6 +53,9 @@ class ModelConfig:
     # recolour or change-category request does; the other edits keep each attribute with keep_prob.
     single_change_prob: float = 0.0
     ema_decay: float = 0.999
+    # Export (and judge) a moving average of the editor's weights with the same decay as the generator's, as
+    # StarGAN v2 does for its image-to-image generator; False = the editor's last weights.
+    editor_ema: bool = True
     diffaugment: str = "color,translation"
     # mechanics
     mixed_precision: bool = False

@@ -46,7 +46,8 @@ def _make_optimizer(lr, cfg: ModelConfig, name):
 
 
 class VitrineGAN(keras.Model):
-    """keras.Model whose `fit` trains G, E and D jointly; `ema_generator` is the export copy of G."""
+    """keras.Model whose `fit` trains G, E and D jointly; `ema_generator` is the export copy of G, `ema_editor`
+    the moving average of E (exported instead of E when cfg.editor_ema, as StarGAN v2 exports its EMA generator)."""
 
     def __init__(self, generator: keras.Model, editor: keras.Model, discriminator: keras.Model,
                  cfg: ModelConfig, vocab_sizes: Mapping[str, int], **kwargs):
@@ -61,6 +62,9 @@ class VitrineGAN(keras.Model):
         self.ema_generator = keras.models.clone_model(generator)
         self.ema_generator.set_weights(generator.get_weights())
         self.ema_generator.trainable = False
+        self.ema_editor = keras.models.clone_model(editor)
+        self.ema_editor.set_weights(editor.get_weights())
+        self.ema_editor.trainable = False
         names = ["d_loss", "g_loss", "e_loss", "d_real", "d_fake", "r1", "d_cls", "g_cls", "e_adv", "e_cls",
                  "pair_l1", "cycle_l1", "mask_mean", "mode_seeking", "d_twin", "g_twin"]
         self.trackers = {n: keras.metrics.Mean(name=n) for n in names}
@@ -82,6 +86,11 @@ class VitrineGAN(keras.Model):
     @property
     def metrics(self):
         return list(self.trackers.values())
+
+    @property
+    def export_editor(self) -> keras.Model:
+        """The editor that is exported, scored by the judge monitor and served."""
+        return self.ema_editor if self.cfg.editor_ema else self.editor
 
     def call(self, inputs, training=False):
         """Generates with the EMA generator: inputs {"z", <attr>: weights}."""
@@ -111,6 +120,7 @@ class VitrineGAN(keras.Model):
         step = tf.cast(self.g_optimizer.iterations, tf.float32)
         decay = tf.minimum(tf.constant(self.cfg.ema_decay, tf.float32), (1.0 + step) / (10.0 + step))
         pairs = [(e.value, g.value) for e, g in zip(self.ema_generator.weights, self.generator.weights)]
+        pairs += [(e.value, g.value) for e, g in zip(self.ema_editor.weights, self.editor.weights)]
 
         def average(ema_var, var):
             d = tf.cast(decay, ema_var.dtype)

@@ -4,12 +4,17 @@ Every `judge_every` steps the pipeline's judge (the attribute classifier JudgeTr
 scores what would be exported:
 - control accuracy per attribute: the EMA generator draws `judge_samples` images for the label combinations of
   fixed training examples and the judge must recognise the requested value;
-- edit success: the editor changes one attribute of `judge_samples // 2` fixed training images to another
-  value, drawn with the examples' frequencies, and the judge must see the target (the eval split stays
-  untouched for the evaluator).
-The judge score is the mean of those numbers. It goes to the log and to TensorBoard (`judge/...`). With
-`early_stop_patience` > 0 training stops after that many checks without a gain of `early_stop_min_delta`;
-with `restore_best` the best-scoring weights (all four networks) are put back before export, whether training
+- edit success: the exported editor (the editor's moving average with cfg.editor_ema) changes one attribute of
+  `judge_samples // 2` fixed training images to another value, drawn with the examples' frequencies, and the
+  judge must see the target (the eval split stays untouched for the evaluator). With cfg.editor_ema the raw
+  editor is scored too (`edit_success_raw`), which shows what the average buys.
+The judge score is the mean of those numbers. It goes to the log and to TensorBoard (`judge/...`).
+
+The generator and the editor are exported as separate networks, and their scores peak at different steps (a
+60-minute cpu-quick run: generator control best at step 4,500, edit success still rising at 7,300), so each keeps
+its own best: the generator side (G, EMA G and D) by its mean control accuracy, the editor side (E, EMA E) by edit
+success. With `early_stop_patience` > 0 training stops after that many checks in which neither side gained
+`early_stop_min_delta`; with `restore_best` each side's best weights are put back before export, whether training
 ended early, by the time budget or at its last step.
 """
 import logging
@@ -25,6 +30,17 @@ from models.judge import Judge
 from models.training import NETWORKS, id_feature, make_dataset, values_checksum
 
 log = logging.getLogger("vitrine.judge_monitor")
+
+# What each side's score is, and which networks its best weights cover (every network in NETWORKS, once).
+SIDES = {"generator": ("generator", "ema_generator", "discriminator"), "editor": ("editor", "ema_editor")}
+assert sorted(n for names in SIDES.values() for n in names) == sorted(NETWORKS)
+
+
+def side_score(side: str, result: dict, attributes) -> float:
+    """The generator side's score is its mean control accuracy; the editor side's its edit success."""
+    if side == "generator":
+        return float(np.mean([result[f"{a}_control_accuracy"] for a in attributes]))
+    return float(result["edit_success"])
 
 
 def fixed_examples(train_patterns, cfg: ModelConfig, count: int) -> Dict[str, np.ndarray]:
@@ -72,11 +88,11 @@ class JudgeMonitor(keras.callbacks.Callback):
             rows = np.flatnonzero(self.changed == index)
             self.targets[rows] = draw_edit_targets(rng, np.asarray(examples[a])[rows], examples[a], vocab_sizes[a])
         self.history: List[dict] = []
-        self.best: Optional[dict] = None
-        self.best_weights: Optional[Dict[str, List[np.ndarray]]] = None
+        self.best: Dict[str, dict] = {}  # side -> the check at which it scored best
+        self.best_weights: Dict[str, List[np.ndarray]] = {}  # network -> weights at its side's best check
         self.checks_without_gain = 0
         self.stopped_early = False
-        self.restored_best = False
+        self.restored: Dict[str, int] = {}  # side -> step whose weights were put back
 
     # -- scoring -------------------------------------------------------------------------------------
     def score(self) -> dict:
@@ -94,15 +110,20 @@ class JudgeMonitor(keras.callbacks.Callback):
             rows = np.flatnonzero(self.changed == index)
             weights[rows, self.targets[rows]] = 1.0
             edit_conditions[a] = weights
-        strength = np.ones((len(self.sources), 1), dtype="float32")
-        edited = gan.editor({"image": self.sources, **edit_conditions, "strength": strength}, training=False)
-        judged_edits = self.judge(np.asarray(edited["image"], dtype="float32"))
-        hits = [np.argmax(judged_edits[f"{self.attributes[c]}_logits"][i]) == self.targets[i]
-                for i, c in enumerate(self.changed)]
-        result["edit_success"] = float(np.mean(hits))
+        result["edit_success"] = self._edit_success(gan.export_editor, edit_conditions)
+        if gan.export_editor is not gan.editor:
+            result["edit_success_raw"] = self._edit_success(gan.editor, edit_conditions)
         parts = [result[f"{a}_control_accuracy"] for a in self.attributes] + [result["edit_success"]]
         result["judge_score"] = float(np.mean(parts))
         return result
+
+    def _edit_success(self, editor, edit_conditions) -> float:
+        strength = np.ones((len(self.sources), 1), dtype="float32")
+        edited = editor({"image": self.sources, **edit_conditions, "strength": strength}, training=False)
+        judged_edits = self.judge(np.asarray(edited["image"], dtype="float32"))
+        hits = [np.argmax(judged_edits[f"{self.attributes[c]}_logits"][i]) == self.targets[i]
+                for i, c in enumerate(self.changed)]
+        return float(np.mean(hits))
 
     def check(self) -> dict:
         result = self.score()
@@ -111,19 +132,22 @@ class JudgeMonitor(keras.callbacks.Callback):
             for key, value in result.items():
                 if key != "step":
                     tf.summary.scalar(f"judge/{key}", value)
-        improved = self.best is None or result["judge_score"] > self.best["judge_score"] + self.cfg.early_stop_min_delta
-        if improved:
-            self.best = result
-            self.checks_without_gain = 0
-            if self.cfg.restore_best:
-                self.best_weights = {name: getattr(self.model, name).get_weights() for name in NETWORKS}
-        else:
-            self.checks_without_gain += 1
-        log.info("judge at step %d: score %.3f (%s)%s", self.step, result["judge_score"],
+        improved = []
+        for side, names in SIDES.items():
+            best = self.best.get(side)
+            score = side_score(side, result, self.attributes)
+            if best is None or score > side_score(side, best, self.attributes) + self.cfg.early_stop_min_delta:
+                improved.append(side)
+                self.best[side] = result
+                if self.cfg.restore_best:
+                    self.best_weights.update({name: getattr(self.model, name).get_weights() for name in names})
+        self.checks_without_gain = 0 if improved else self.checks_without_gain + 1
+        bests = ", ".join(f"{side} {side_score(side, best, self.attributes):.3f} at step {best['step']}"
+                          for side, best in self.best.items())
+        log.info("judge at step %d: score %.3f (%s)  %s", self.step, result["judge_score"],
                  ", ".join(f"{k}={v:.3f}" for k, v in result.items() if k not in ("step", "judge_score")),
-                 "  best so far" if improved else
-                 f"  no gain for {self.checks_without_gain} check(s); best {self.best['judge_score']:.3f} "
-                 f"at step {self.best['step']}")
+                 f"best so far: {' and '.join(improved)}" if improved else
+                 f"no gain for {self.checks_without_gain} check(s); best {bests}")
         return result
 
     # -- Keras hooks ---------------------------------------------------------------------------------
@@ -134,31 +158,40 @@ class JudgeMonitor(keras.callbacks.Callback):
         self.check()
         patience = self.cfg.early_stop_patience
         if patience and self.checks_without_gain >= patience and self.step >= self.cfg.early_stop_min_steps:
-            log.warning("Early stop at step %d: the judge score has not gained %.3f for %d checks (best %.3f at "
-                        "step %d)", self.step, self.cfg.early_stop_min_delta, patience, self.best["judge_score"],
-                        self.best["step"])
+            log.warning("Early stop at step %d: neither the generator's nor the editor's judge score has gained "
+                        "%.3f for %d checks (best at steps %s)", self.step, self.cfg.early_stop_min_delta, patience,
+                        {side: best["step"] for side, best in self.best.items()})
             self.model.stop_training = True
             self.stopped_early = True
 
+    @property
+    def restored_best(self) -> bool:
+        return bool(self.restored)
+
     def finish(self) -> dict:
-        """After training: a last check if the last step was not checked, then the best weights back if they
-        beat the final ones. Returns what the training summary records."""
+        """After training: a last check if the last step was not checked, then each side's best weights back if
+        they beat its final ones. Returns what the training summary records."""
         if self.model is not None and (not self.history or self.history[-1]["step"] != self.step):
             self.check()
-        if self.cfg.restore_best and self.best_weights is not None and self.best is not self.history[-1]:
-            for name, values in self.best_weights.items():
-                getattr(self.model, name).set_weights(values)
-            self.restored_best = True
-            log.info("Restored the weights of step %d (judge score %.3f; last step %d scored %.3f)",
-                     self.best["step"], self.best["judge_score"], self.history[-1]["step"],
-                     self.history[-1]["judge_score"])
+        last = self.history[-1] if self.history else None
+        for side, names in SIDES.items():
+            best = self.best.get(side)
+            if not self.cfg.restore_best or best is None or best is last:
+                continue
+            for name in names:
+                getattr(self.model, name).set_weights(self.best_weights[name])
+            self.restored[side] = best["step"]
+            log.info("Restored the %s side's weights of step %d (score %.3f; last step %d scored %.3f)", side,
+                     best["step"], side_score(side, best, self.attributes), last["step"],
+                     side_score(side, last, self.attributes))
         return {
             "history": self.history,
-            "best": self.best,
+            "best": {side: best["step"] for side, best in self.best.items()},
+            "best_checks": self.best,
             "stopped_early": self.stopped_early,
             "restored_best": self.restored_best,
-            "best_checksums": ({name: values_checksum(v) for name, v in self.best_weights.items()}
-                               if self.best_weights is not None else {}),
+            "restored": self.restored,
+            "best_checksums": {name: values_checksum(v) for name, v in self.best_weights.items()},
             "samples_per_check": int(len(self.z)),
             "edits_per_check": int(len(self.sources)),
         }

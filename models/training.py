@@ -9,7 +9,7 @@ Referenced by import path `models.training.run_fn`. What it does:
 - logs progress (steps, images/s, ETA, losses), TensorBoard scalars and sample grids;
 - with the pipeline's judge, scores the model every `judge_every` steps, stops early and exports the best
   weights (`models.judge_monitor`);
-- exports the serving SavedModel (EMA generator + editor, string signatures) and Keras weights for warm starts.
+- exports the serving SavedModel (EMA generator + EMA editor, string signatures) and Keras weights for warm starts.
 """
 import hashlib
 import json
@@ -27,7 +27,7 @@ from models.export import export_saved_model, read_vocabulary
 
 KERAS_WEIGHTS_DIR = os.path.join("assets.extra", "keras")
 TRAINING_SUMMARY = os.path.join("assets.extra", "vitrine.json")
-NETWORKS = ("generator", "ema_generator", "editor", "discriminator")
+NETWORKS = ("generator", "ema_generator", "editor", "ema_editor", "discriminator")
 
 log = logging.getLogger("vitrine.training")
 
@@ -131,20 +131,24 @@ def weights_checksum(model) -> str:
 
 
 def load_networks(gan, directory: str) -> List[str]:
-    """Loads whichever network weights exist in `directory`; returns their names."""
+    """Loads whichever network weights exist in `directory`; returns their names. A model saved before the
+    editor had a moving average (no ema_editor weights) starts that average from its editor."""
     loaded = []
     for name in NETWORKS:
         path = os.path.join(directory, f"{name}.weights.h5")
         if tf.io.gfile.exists(path):
             getattr(gan, name).load_weights(path)
             loaded.append(name)
+    if "editor" in loaded and "ema_editor" not in loaded:
+        gan.ema_editor.set_weights(gan.editor.get_weights())
+        log.info("%s has no ema_editor weights: its moving average starts from the editor's", directory)
     return loaded
 
 
 class Checkpoints:
     """Step-numbered checkpoints of the networks (and the step) in `directory`, keeping the newest few.
 
-    Network weights (G, EMA G, E, D) are restored on resume; optimizer moments restart from zero, which
+    Network weights (G, EMA G, E, EMA E, D) are restored on resume; optimizer moments restart from zero, which
     Adam recovers from within a few steps and keeps checkpoints small and Keras-version independent."""
 
     def __init__(self, directory: str, keep: int = 2):
@@ -399,7 +403,7 @@ def train(
 
 
 def export(gan, cfg: ModelConfig, vocabulary_files: Dict[str, str], serving_dir: str, summary: dict) -> None:
-    export_saved_model(serving_dir, gan.ema_generator, gan.editor, vocabulary_files, cfg.resolution, cfg.z_dim)
+    export_saved_model(serving_dir, gan.ema_generator, gan.export_editor, vocabulary_files, cfg.resolution, cfg.z_dim)
     save_networks(gan, os.path.join(serving_dir, KERAS_WEIGHTS_DIR))
     summary = dict(summary, exported_checksums={name: weights_checksum(getattr(gan, name)) for name in NETWORKS})
     with tf.io.gfile.GFile(os.path.join(serving_dir, TRAINING_SUMMARY), "w") as f:

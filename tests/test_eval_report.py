@@ -103,18 +103,26 @@ def test_write_report_blessed_without_baseline_or_grids(tmp_path):
 
 
 def test_report_shows_how_the_model_trained_and_the_judge_checks(tmp_path):
-    checks = [{"step": step, "articleType_control_accuracy": acc, "edit_success": 0.3, "judge_score": score}
-              for step, acc, score in ((100, 0.2, 0.25), (200, 0.5, 0.4), (300, 0.45, 0.375))]
+    checks = [{"step": step, "articleType_control_accuracy": acc, "edit_success": edit, "judge_score": score}
+              for step, acc, edit, score in ((100, 0.2, 0.3, 0.25), (200, 0.5, 0.3, 0.4), (300, 0.45, 0.5, 0.475))]
     training = {"steps": 300, "planned_steps": 5000, "train_seconds": 120.0, "images_per_second": 80.0,
                 "stopped_by_time_budget": True, "stopped_by_judge": False,
-                "judge_monitor": {"history": checks, "best": checks[1], "restored_best": True,
-                                  "samples_per_check": 256, "edits_per_check": 128}}
+                "judge_monitor": {"history": checks, "best": {"generator": 200, "editor": 300}, "restored_best": True,
+                                  "restored": {"generator": 200}, "samples_per_check": 256, "edits_per_check": 128}}
     path = eval_report.write_report(str(tmp_path), METRICS, THRESHOLDS, None, True, [], {}, {}, training=training)
     page = open(path, encoding="utf-8").read()
     section = page[page.index("<h2>Training</h2>"):]
-    assert "stopped by: time budget" in section and "the weights of step 200 (best judge score) were exported" in section
+    assert "stopped by: time budget" in section
+    assert ("the generator's weights of step 200 (its best judge score) and the editor's last weights were exported"
+            in section)
     assert "every 100 steps" in section and section.count("<tr") == 1 + len(checks)
-    assert "200 (best)" in section and "100 (best)" not in section and "0.5000" in section
+    assert "200 (best generator)" in section and "300 (best editor)" in section and "100 (best" not in section
+    assert "0.5000" in section
+    # a summary written before the two sides kept separate bests: one step for both
+    training["judge_monitor"].update(best=checks[1], restored={})
+    page = open(eval_report.write_report(str(tmp_path / "old"), METRICS, THRESHOLDS, None, True, [], {}, {},
+                                         training=training), encoding="utf-8").read()
+    assert "200 (best generator + editor)" in page and "the editor's weights of step 200" in page
     # without a summary the section says so instead of disappearing
     page = open(eval_report.write_report(str(tmp_path / "none"), METRICS, THRESHOLDS, None, True, [], {}, {}),
                 encoding="utf-8").read()

@@ -47,10 +47,14 @@ def test_train_steps_change_weights_and_ema():
     for name, model in (("g", gan.generator), ("e", gan.editor), ("d", gan.discriminator)):
         moved = max(float(np.abs(a - b).max()) for a, b in zip(before[name], model.get_weights()))
         assert moved > 0, f"{name} weights did not change"
-    raw, ema = gan.generator.get_weights(), gan.ema_generator.get_weights()
-    assert max(float(np.abs(a - b).max()) for a, b in zip(raw, ema)) > 0, "EMA equals raw G"
-    moved_ema = max(float(np.abs(a - b).max()) for a, b in zip(before["g"], ema))
-    assert moved_ema > 0, "EMA never updated"
+    for key, raw_net, ema_net in (("g", gan.generator, gan.ema_generator), ("e", gan.editor, gan.ema_editor)):
+        raw, ema = raw_net.get_weights(), ema_net.get_weights()
+        assert max(float(np.abs(a - b).max()) for a, b in zip(raw, ema)) > 0, f"EMA equals raw {key}"
+        moved_ema = max(float(np.abs(a - b).max()) for a, b in zip(before[key], ema))
+        assert moved_ema > 0, f"EMA of {key} never updated"
+    assert gan.export_editor is gan.ema_editor
+    raw_export = _gan(cfg.replace(editor_ema=False))
+    assert raw_export.export_editor is raw_export.editor
     # the export path calls the EMA generator through the model
     images = gan({"z": tf.random.normal((2, cfg.z_dim)), **one_hot_conditions({"articleType": [0, 1], "baseColour": [2, 3]}, VOCAB)})
     assert tuple(images.shape) == (2, 16, 16, 3)

@@ -140,7 +140,7 @@ def test_second_span_warm_starts_from_v1_and_compares_against_it(retraining):
     v1_model, v2_model = _trainer_models(paths["pipeline_root"])
     v1, v2 = _summary(v1_model), _summary(v2_model)
     assert v1["warm_started"] == []
-    assert set(v2["warm_started"]) == {"generator", "ema_generator", "editor", "discriminator"}
+    assert set(v2["warm_started"]) == {"generator", "ema_generator", "editor", "ema_editor", "discriminator"}
     assert os.path.realpath(v2["warm_start_from"]).startswith(os.path.realpath(v1_model))
     # The weights loaded before training are exactly the weights v1 exported.
     assert v2["warm_start_checksums"] == v1["exported_checksums"]

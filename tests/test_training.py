@@ -96,6 +96,15 @@ def test_warm_start_loads_the_base_models_weights(transformed, tmp_path):
     before, after = _weights(os.path.join(base, KERAS_WEIGHTS_DIR)), _weights(os.path.join(again, KERAS_WEIGHTS_DIR))
     assert before.keys() == after.keys() and all(np.array_equal(before[k], after[k]) for k in before)
     assert os.path.exists(os.path.join(again, TRAINING_SUMMARY))
+    # a base model exported before the editor had a moving average: that average starts from its editor
+    os.remove(os.path.join(base, KERAS_WEIGHTS_DIR, "ema_editor.weights.h5"))
+    older = str(tmp_path / "older_export")
+    summary = train(CFG.replace(train_steps=0, seed=7), path, files, str(tmp_path / "w3"), serving_dir=older,
+                    base_model=base)
+    assert "ema_editor" not in summary["warm_started"] and "editor" in summary["warm_started"]
+    weights = _weights(os.path.join(older, KERAS_WEIGHTS_DIR))
+    editor = sorted(k for k in weights if k.startswith("editor/"))
+    assert editor and all(np.array_equal(weights[k], weights["ema_" + k]) for k in editor)
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +130,9 @@ def test_judge_monitor_stops_early_and_exports_the_best_weights(transformed, jud
     for check in monitor["history"]:
         assert 0.0 <= check["judge_score"] <= 1.0
         assert set(check) >= {"articleType_control_accuracy", "baseColour_control_accuracy", "edit_success"}
-    assert monitor["best"]["step"] == 1 and monitor["restored_best"]
+    assert monitor["best"] == {"generator": 1, "editor": 1} and monitor["restored"] == {"generator": 1, "editor": 1}
+    # the editor is exported as its moving average, and the raw editor is scored beside it
+    assert all("edit_success_raw" in check for check in monitor["history"])
     with open(os.path.join(export, TRAINING_SUMMARY)) as f:
         exported = json.load(f)["exported_checksums"]
     # step 2 changed every network; what was exported are the weights the judge scored best (step 1)
@@ -135,7 +146,45 @@ def test_judge_monitor_without_early_stop_trains_every_step(transformed, judge_d
     monitor = summary["judge_monitor"]
     assert summary["steps"] == 4 and not summary["stopped_by_judge"]
     assert [check["step"] for check in monitor["history"]] == [2, 4]
-    assert monitor["best"]["step"] == 4 and not monitor["restored_best"]
+    assert monitor["best"] == {"generator": 4, "editor": 4} and not monitor["restored_best"]
+
+
+def test_judge_monitor_keeps_the_generator_and_the_editor_best_at_their_own_steps(transformed, judge_dir):
+    """The generator side peaks at check 1, the editor side at check 2, the last check is neither side's best: the
+    exported networks must be the generator side's weights of check 1 and the editor side's of check 2. Scores are
+    scripted here (the judge's own scoring runs in the tests above); the weights are real networks'."""
+    from models.export import read_vocabulary
+    from models.judge_monitor import SIDES, JudgeMonitor, fixed_examples
+    from models.training import build_gan
+
+    path, files = transformed
+    cfg = CFG.replace(judge_every=1, judge_samples=8)
+    sizes = {a: len(read_vocabulary(files[a])) for a in ATTRS}
+    scripted = {1: (0.9, 0.1), 2: (0.2, 0.9), 3: (0.5, 0.5)}  # step -> (control accuracy, edit success)
+
+    class ScriptedScores(JudgeMonitor):
+        def score(self):
+            control, edit = scripted[self.step]
+            return {"step": self.step, **{f"{a}_control_accuracy": control for a in ATTRS}, "edit_success": edit,
+                    "judge_score": (2 * control + edit) / 3}
+
+    gan = build_gan(cfg, sizes)
+    monitor = ScriptedScores(judge_dir, cfg, sizes, fixed_examples(path, cfg, 8), tf.summary.create_noop_writer())
+    monitor.set_model(gan)
+    seen = {}
+    for step in scripted:
+        for name in NETWORKS:  # every network moves between checks
+            network = getattr(gan, name)
+            network.set_weights([w + 0.01 * step for w in network.get_weights()])
+        seen[step] = {name: getattr(gan, name).get_weights() for name in NETWORKS}
+        monitor.step = step
+        monitor.check()
+    summary = monitor.finish()
+    assert summary["best"] == {"generator": 1, "editor": 2} and summary["restored"] == {"generator": 1, "editor": 2}
+    for side, step in (("generator", 1), ("editor", 2)):
+        for name in SIDES[side]:
+            restored = getattr(gan, name).get_weights()
+            assert all(np.array_equal(a, b) for a, b in zip(restored, seen[step][name])), (name, step)
 
 
 @pytest.mark.parametrize("min_steps, expected_steps", [(0, 1), (5, 5)])
