@@ -18,7 +18,7 @@ success. With `early_stop_patience` > 0 training stops after that many checks in
 ended early, by the time budget or at its last step.
 """
 import logging
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 import keras
 import numpy as np
