@@ -187,7 +187,6 @@ class JudgeMonitor(keras.callbacks.Callback):
         return {
             "history": self.history,
             "best": {side: best["step"] for side, best in self.best.items()},
-            "best_checks": self.best,
             "stopped_early": self.stopped_early,
             "restored_best": self.restored_best,
             "restored": self.restored,
