@@ -204,7 +204,7 @@ def _training_html(training: Optional[dict]) -> str:
         best = {"generator": best["step"], "editor": best["step"]}
     restored = monitor.get("restored") or ({side: step for side, step in best.items()}
                                            if monitor.get("restored_best") else {})
-    sides = [f"the {side}'s weights of step {step} (its best judge score)" if side in restored
+    sides = [f"the {side}'s weights of step {step} (its best judge check)" if side in restored
              else f"the {side}'s last weights" for side, step in best.items()]
     exported = (" and ".join(sides) + " were exported") if sides else "the last step's weights were exported"
     parts.append(f" Judge checks every {history[1]['step'] - history[0]['step'] if len(history) > 1 else '?'} "

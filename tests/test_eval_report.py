@@ -113,7 +113,7 @@ def test_report_shows_how_the_model_trained_and_the_judge_checks(tmp_path):
     page = open(path, encoding="utf-8").read()
     section = page[page.index("<h2>Training</h2>"):]
     assert "stopped by: time budget" in section
-    assert ("the generator's weights of step 200 (its best judge score) and the editor's last weights were exported"
+    assert ("the generator's weights of step 200 (its best judge check) and the editor's last weights were exported"
             in section)
     assert "every 100 steps" in section and section.count("<tr") == 1 + len(checks)
     assert "200 (best generator)" in section and "300 (best editor)" in section and "100 (best" not in section

@@ -120,8 +120,10 @@ def judge_dir(transformed, tmp_path_factory):
 
 def test_judge_monitor_stops_early_and_exports_the_best_weights(transformed, judge_dir, tmp_path):
     path, files = transformed
-    # min_delta above the score's range: the first check is the best, the second has no gain -> stop at step 2
-    cfg = CFG.replace(train_steps=50, judge_every=1, judge_samples=16, early_stop_patience=1, early_stop_min_delta=2.0)
+    # min_delta above the score's range and no fidelity tie-break: the first check is the best, the second has no
+    # gain -> stop at step 2
+    cfg = CFG.replace(train_steps=50, judge_every=1, judge_samples=16, early_stop_patience=1, early_stop_min_delta=2.0,
+                      judge_control_tolerance=0.0)
     export = str(tmp_path / "export")
     summary = train(cfg, path, files, str(tmp_path / "work"), serving_dir=export, judge_model=judge_dir)
     monitor = summary["judge_monitor"]
@@ -129,7 +131,8 @@ def test_judge_monitor_stops_early_and_exports_the_best_weights(transformed, jud
     assert [check["step"] for check in monitor["history"]] == [1, 2]
     for check in monitor["history"]:
         assert 0.0 <= check["judge_score"] <= 1.0
-        assert set(check) >= {"articleType_control_accuracy", "baseColour_control_accuracy", "edit_success"}
+        assert set(check) >= {"articleType_control_accuracy", "baseColour_control_accuracy", "edit_success", "kid", "fid"}
+        assert check["fid"] >= 0.0 and np.isfinite(check["kid"])
     assert monitor["best"] == {"generator": 1, "editor": 1} and monitor["restored"] == {"generator": 1, "editor": 1}
     # the editor is exported as its moving average, and the raw editor is scored beside it
     assert all("edit_success_raw" in check for check in monitor["history"])
@@ -141,7 +144,9 @@ def test_judge_monitor_stops_early_and_exports_the_best_weights(transformed, jud
 
 def test_judge_monitor_without_early_stop_trains_every_step(transformed, judge_dir, tmp_path):
     path, files = transformed
-    cfg = CFG.replace(train_steps=4, judge_every=2, judge_samples=16, early_stop_min_delta=-1.0)  # every check gains
+    # every check gains, and no fidelity tie-break: the last check is each side's best
+    cfg = CFG.replace(train_steps=4, judge_every=2, judge_samples=16, early_stop_min_delta=-1.0,
+                      judge_control_tolerance=0.0)
     summary = train(cfg, path, files, str(tmp_path / "work"), judge_model=judge_dir)
     monitor = summary["judge_monitor"]
     assert summary["steps"] == 4 and not summary["stopped_by_judge"]
@@ -166,7 +171,7 @@ def test_judge_monitor_keeps_the_generator_and_the_editor_best_at_their_own_step
         def score(self):
             control, edit = scripted[self.step]
             return {"step": self.step, **{f"{a}_control_accuracy": control for a in ATTRS}, "edit_success": edit,
-                    "judge_score": (2 * control + edit) / 3}
+                    "kid": 0.05, "judge_score": (2 * control + edit) / 3}
 
     gan = build_gan(cfg, sizes)
     monitor = ScriptedScores(judge_dir, cfg, sizes, fixed_examples(path, cfg, 8), tf.summary.create_noop_writer())
@@ -185,6 +190,37 @@ def test_judge_monitor_keeps_the_generator_and_the_editor_best_at_their_own_step
         for name in SIDES[side]:
             restored = getattr(gan, name).get_weights()
             assert all(np.array_equal(a, b) for a, b in zip(restored, seen[step][name])), (name, step)
+
+
+@pytest.mark.parametrize("tolerance, expected", [(0.02, 4), (0.0, 3)])
+def test_generator_pick_breaks_control_ties_by_kid(transformed, judge_dir, tolerance, expected):
+    """Checks within the tolerance of the best control seen tie and go to the lower KID; a check that raises the best
+    control past the tolerance replaces the pick; tolerance 0 = control alone (the editor side is not affected)."""
+    from models.export import read_vocabulary
+    from models.judge_monitor import JudgeMonitor, fixed_examples
+    from models.training import build_gan
+
+    path, files = transformed
+    cfg = CFG.replace(judge_every=1, judge_samples=8, judge_control_tolerance=tolerance, judge_kid_min_gain=0.1)
+    sizes = {a: len(read_vocabulary(files[a])) for a in ATTRS}
+    # step -> (mean control accuracy, KID): 2 ties 1 with a lower KID; 3 raises the top to 0.90, leaving 2 behind;
+    # 4 ties 3 with a KID 25 % lower; 5 ties but is not 10 % lower than 4; 6 has the lowest KID but is out of the tie
+    scripted = {1: (0.80, 0.05), 2: (0.81, 0.03), 3: (0.90, 0.08), 4: (0.89, 0.06), 5: (0.895, 0.056), 6: (0.87, 0.01)}
+
+    class ScriptedScores(JudgeMonitor):
+        def score(self):
+            control, kid = scripted[self.step]
+            return {"step": self.step, **{f"{a}_control_accuracy": control for a in ATTRS}, "edit_success": 0.5,
+                    "kid": kid, "judge_score": control}
+
+    monitor = ScriptedScores(judge_dir, cfg, sizes, fixed_examples(path, cfg, 8), tf.summary.create_noop_writer())
+    monitor.set_model(build_gan(cfg, sizes))
+    for step in scripted:
+        monitor.step = step
+        monitor.check()
+    assert monitor.best["generator"]["step"] == expected and monitor.best["editor"]["step"] == 1
+    # every check but the last two gained on the generator side (with the tie-break); none after the editor's first
+    assert monitor.checks_without_gain == (2 if tolerance else 3)
 
 
 @pytest.mark.parametrize("min_steps, expected_steps", [(0, 1), (5, 5)])
