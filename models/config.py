@@ -75,10 +75,10 @@ class ModelConfig:
     # (0 = never stop early), not before `early_stop_min_steps`; export the best-scoring weights when on.
     # The generator side's pick (models/judge_monitor.py): checks whose mean control accuracy is within
     # `judge_control_tolerance` of the best seen tie (about one standard error at 256 samples), and a tie goes to the
-    # check whose samples are closer to the real training images in judge space (KID at least `judge_kid_min_gain`,
+    # check whose samples are closer to the real training images in judge space (FID at least `judge_fid_min_gain`,
     # relative, below the pick's). 0 = control accuracy alone decides.
     judge_control_tolerance: float = 0.02
-    judge_kid_min_gain: float = 0.1
+    judge_fid_min_gain: float = 0.05
     early_stop_patience: int = 0
     early_stop_min_delta: float = 0.005
     early_stop_min_steps: int = 0

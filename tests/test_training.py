@@ -171,7 +171,7 @@ def test_judge_monitor_keeps_the_generator_and_the_editor_best_at_their_own_step
         def score(self):
             control, edit = scripted[self.step]
             return {"step": self.step, **{f"{a}_control_accuracy": control for a in ATTRS}, "edit_success": edit,
-                    "kid": 0.05, "judge_score": (2 * control + edit) / 3}
+                    "fid": 5.0, "judge_score": (2 * control + edit) / 3}
 
     gan = build_gan(cfg, sizes)
     monitor = ScriptedScores(judge_dir, cfg, sizes, fixed_examples(path, cfg, 8), tf.summary.create_noop_writer())
@@ -193,25 +193,25 @@ def test_judge_monitor_keeps_the_generator_and_the_editor_best_at_their_own_step
 
 
 @pytest.mark.parametrize("tolerance, expected", [(0.02, 4), (0.0, 3)])
-def test_generator_pick_breaks_control_ties_by_kid(transformed, judge_dir, tolerance, expected):
-    """Checks within the tolerance of the best control seen tie and go to the lower KID; a check that raises the best
+def test_generator_pick_breaks_control_ties_by_fid(transformed, judge_dir, tolerance, expected):
+    """Checks within the tolerance of the best control seen tie and go to the lower FID; a check that raises the best
     control past the tolerance replaces the pick; tolerance 0 = control alone (the editor side is not affected)."""
     from models.export import read_vocabulary
     from models.judge_monitor import JudgeMonitor, fixed_examples
     from models.training import build_gan
 
     path, files = transformed
-    cfg = CFG.replace(judge_every=1, judge_samples=8, judge_control_tolerance=tolerance, judge_kid_min_gain=0.1)
+    cfg = CFG.replace(judge_every=1, judge_samples=8, judge_control_tolerance=tolerance, judge_fid_min_gain=0.1)
     sizes = {a: len(read_vocabulary(files[a])) for a in ATTRS}
-    # step -> (mean control accuracy, KID): 2 ties 1 with a lower KID; 3 raises the top to 0.90, leaving 2 behind;
-    # 4 ties 3 with a KID 25 % lower; 5 ties but is not 10 % lower than 4; 6 has the lowest KID but is out of the tie
-    scripted = {1: (0.80, 0.05), 2: (0.81, 0.03), 3: (0.90, 0.08), 4: (0.89, 0.06), 5: (0.895, 0.056), 6: (0.87, 0.01)}
+    # step -> (mean control accuracy, FID): 2 ties 1 with a lower FID; 3 raises the top to 0.90, leaving 2 behind;
+    # 4 ties 3 with an FID 25 % lower; 5 ties but is not 10 % lower than 4; 6 has the lowest FID but is out of the tie
+    scripted = {1: (0.80, 5.0), 2: (0.81, 3.0), 3: (0.90, 8.0), 4: (0.89, 6.0), 5: (0.895, 5.6), 6: (0.87, 1.0)}
 
     class ScriptedScores(JudgeMonitor):
         def score(self):
-            control, kid = scripted[self.step]
+            control, fid = scripted[self.step]
             return {"step": self.step, **{f"{a}_control_accuracy": control for a in ATTRS}, "edit_success": 0.5,
-                    "kid": kid, "judge_score": control}
+                    "fid": fid, "judge_score": control}
 
     monitor = ScriptedScores(judge_dir, cfg, sizes, fixed_examples(path, cfg, 8), tf.summary.create_noop_writer())
     monitor.set_model(build_gan(cfg, sizes))
