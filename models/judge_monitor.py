@@ -21,10 +21,10 @@ worse than later ones'. So checks within `judge_control_tolerance` of the best c
 the lower FID (by at least `judge_fid_min_gain`, relative); a check that raises the best control beyond the tolerance
 replaces a pick it leaves behind. FID, not KID: it is what the evaluator's bar measures, every check measures it at
 the same N (so its finite-sample bias is shared), and in a 60-minute cpu-quick run the checks' KID stayed within
-0.038-0.045 from step 900 to 2,400 while their FID fell from 6.7 to 5.6. With `early_stop_patience` > 0 training stops
-after that many checks in which neither side gained (a pick, or control up by `early_stop_min_delta`); with
-`restore_best` each side's best weights are put back before export, whether training ended early, by the time
-budget or at its last step.
+0.038-0.045 from step 900 to 2,500 while their FID fell from 6.7 to 5.5
+(bench/results/judge_checks_s16_kid_pick_partial.json). With `early_stop_patience` > 0 training stops after that
+many checks in which neither side gained (a pick, or control up by `early_stop_min_delta`); with `restore_best` each
+side's best weights are put back before export, whether training ended early, by the time budget or at its last step.
 """
 import logging
 from typing import Dict, List
