@@ -206,8 +206,8 @@ def tile(images: np.ndarray, rows: int, cols: int) -> np.ndarray:
 
 
 class ProgressLogger(keras.callbacks.Callback):
-    """Readable progress for people watching a long run: step, images/s, ETA, losses; plus TensorBoard
-    scalars, sample grids and checkpoints."""
+    """Readable progress for people watching a long run: step, images/s, ETA, losses (each the mean over the
+    `log_every` steps since the previous line); plus TensorBoard scalars, sample grids and checkpoints."""
 
     def __init__(self, cfg, total_steps, start_step, checkpoints, grid_inputs, sample_dir, writer):
         super().__init__()
@@ -242,6 +242,11 @@ class ProgressLogger(keras.callbacks.Callback):
                 for key, value in logs.items():
                     tf.summary.scalar(key, value)
                 tf.summary.scalar("images_per_second", rate)
+            # A run is one Keras epoch, so without this every logged loss would be the mean since step 1: after a
+            # few thousand steps the log and TensorBoard curves stop moving whatever training does. Each logged
+            # value is the mean over the steps since the previous log line instead.
+            for metric in self.model.metrics:
+                metric.reset_state()
         if self.step % self.cfg.sample_every == 0 or self.step == self.total:
             self.write_samples()
         out_of_time = self.budget_spent()

@@ -192,6 +192,34 @@ def test_judge_monitor_keeps_the_generator_and_the_editor_best_at_their_own_step
             assert all(np.array_equal(a, b) for a, b in zip(restored, seen[step][name])), (name, step)
 
 
+def test_logged_losses_are_means_over_the_steps_since_the_last_log_line(transformed, tmp_path):
+    """A run is one Keras epoch: without a reset each logged loss is the mean since step 1 and stops moving. The
+    logger resets the loss trackers after each log line, so a value logged at step 4 covers steps 3-4 only."""
+    import keras
+
+    from models.export import read_vocabulary
+    from models.training import Checkpoints, ProgressLogger, build_gan, condition_grid_inputs, make_dataset
+
+    path, files = transformed
+    cfg = CFG.replace(log_every=2, sample_every=100, checkpoint_every=100)
+    sizes = {a: len(read_vocabulary(files[a])) for a in ATTRS}
+    gan = build_gan(cfg, sizes)
+    grid = condition_grid_inputs(cfg, sizes, 2, 2, 0)
+    grid.update({"__rows__": 2, "__cols__": 2})
+    logger = ProgressLogger(cfg, 5, 0, Checkpoints(str(tmp_path / "ckpt")), grid, str(tmp_path),
+                            tf.summary.create_noop_writer())
+    counts = []
+
+    class Counts(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):  # runs after the logger
+            counts.append(int(gan.trackers["d_loss"].count.numpy()))
+
+    gan.fit(make_dataset(path, cfg, cfg.batch_size, training=True), steps_per_epoch=5, epochs=1, verbose=0,
+            callbacks=[logger, Counts()])
+    assert counts == [1, 0, 1, 0, 0]  # log lines at steps 2, 4 and the last step (5)
+    assert np.isfinite(logger.last_logs["d_loss"])
+
+
 @pytest.mark.parametrize("tolerance, expected", [(0.02, 4), (0.0, 3)])
 def test_generator_pick_breaks_control_ties_by_fid(transformed, judge_dir, tolerance, expected):
     """Checks within the tolerance of the best control seen tie and go to the lower FID; a check that raises the best
