@@ -71,14 +71,14 @@ class ModelConfig:
     # scored by the judge (control accuracy per attribute, edit success on training images); 0 = off.
     judge_every: int = 0
     judge_samples: int = 256  # generated images per check (and half as many edits)
-    # early stop on that score: stop after `early_stop_patience` checks without a gain of `early_stop_min_delta`
-    # (0 = never stop early), not before `early_stop_min_steps`; export the best-scoring weights when on.
     # The generator side's pick (models/judge_monitor.py): checks whose mean control accuracy is within
     # `judge_control_tolerance` of the best seen tie (about one standard error at 256 samples), and a tie goes to the
     # check whose samples are closer to the real training images in judge space (FID at least `judge_fid_min_gain`,
     # relative, below the pick's). 0 = control accuracy alone decides.
     judge_control_tolerance: float = 0.02
     judge_fid_min_gain: float = 0.05
+    # early stop on that score: stop after `early_stop_patience` checks without a gain of `early_stop_min_delta`
+    # (0 = never stop early), not before `early_stop_min_steps`; export the best-scoring weights when on.
     early_stop_patience: int = 0
     early_stop_min_delta: float = 0.005
     early_stop_min_steps: int = 0

@@ -141,8 +141,8 @@ class JudgeMonitor(keras.callbacks.Callback):
         return float(np.mean(hits))
 
     def _judge_side(self, side: str, result: dict):
-        """-> (this check becomes the side's pick, the side gained). A gain is a score above the best seen by
-        early_stop_min_delta; the editor takes each gain. The generator takes the check that leaves its pick more
+        """-> (this check becomes the side's pick, the side gained: a new pick, or a score above the best seen by
+        early_stop_min_delta). The editor takes each gain. The generator takes the check that leaves its pick more
         than judge_control_tolerance below the best control seen, or a check inside that tolerance with an FID
         lower than the pick's by judge_fid_min_gain (relative)."""
         score = side_score(side, result, self.attributes)
@@ -174,7 +174,7 @@ class JudgeMonitor(keras.callbacks.Callback):
                 self.best[side] = result
                 if self.cfg.restore_best:
                     self.best_weights.update({name: getattr(self.model, name).get_weights() for name in names})
-            if takes or gained:
+            if gained:
                 improved.append(side)
         self.checks_without_gain = 0 if improved else self.checks_without_gain + 1
         bests = ", ".join(f"{side} {side_score(side, best, self.attributes):.3f} at step {best['step']}"
