@@ -26,6 +26,12 @@ class ModelConfig:
     g_lr: float = 2e-4
     d_lr: float = 2e-4
     e_lr: float = 2e-4
+    # Learning-rate decay (models/lr_schedule.py): every rate stays as set until `lr_decay_start` of the run, then
+    # falls ("linear" or "cosine") to `lr_final_fraction` of itself at the run's end, which is the time budget or
+    # train_steps, whichever comes first. "" = constant rates.
+    lr_decay: str = ""
+    lr_decay_start: float = 0.5
+    lr_final_fraction: float = 0.0
     beta1: float = 0.0
     beta2: float = 0.99
     grad_clip_norm: float = 10.0

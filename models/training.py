@@ -326,7 +326,9 @@ def train(
     With `judge_model` (the judge's SavedModel) and `cfg.judge_every` > 0 the judge scores the model during
     training, may stop it early and picks the weights to export (see `models.judge_monitor`)."""
     from models.augment import augment_example
+    from models.lr_schedule import validate
 
+    validate(cfg)  # before any work: a bad setting is refused, not found after the data is read
     keras.utils.set_random_seed(cfg.seed)
     cfg = configure_precision(cfg)
     vocab_sizes = {a: len(read_vocabulary(vocabulary_files[a])) for a in cfg.condition_attributes}
@@ -370,13 +372,20 @@ def train(
         log.warning("judge_every=%d but no judge model was given: training without the judge monitor",
                     cfg.judge_every)
 
+    decay = None
+    if cfg.lr_decay:
+        from models.lr_schedule import LearningRateDecay
+
+        decay = LearningRateDecay(cfg, start_step, {"g_optimizer": cfg.g_lr, "d_optimizer": cfg.d_lr,
+                                                    "e_optimizer": cfg.e_lr}, writer)
+
     remaining = cfg.train_steps - start_step
     started = time.time()
     judge_summary = None
     if remaining > 0:
         log.info("Training %d steps (batch %d, %dx%d, %s) from step %d", remaining, global_batch,
                  cfg.resolution, cfg.resolution, ", ".join(f"{a}: {n}" for a, n in vocab_sizes.items()), start_step)
-        callbacks = [monitor, progress] if monitor else [progress]
+        callbacks = [c for c in (monitor, decay, progress) if c is not None]
         gan.fit(dataset, steps_per_epoch=remaining, epochs=1, verbose=0, callbacks=callbacks)
         if monitor:
             judge_summary = monitor.finish()
@@ -400,6 +409,7 @@ def train(
         "train_seconds": round(seconds, 2),
         "images_per_second": round((progress.step - start_step) * global_batch / seconds, 2) if seconds > 0 else None,
         "final_losses": progress.last_logs,
+        "final_lr_multiplier": decay.multiplier if decay else 1.0,
         "replicas": strategy.num_replicas_in_sync,
     }
     if serving_dir:
