@@ -1,0 +1,77 @@
+"""Side by side: train_quality results (A/B arms, seeds) against issue 3's bars, plus how each run's judge checks
+moved, as a Markdown table.
+
+    python bench/compare_runs.py bench/results/train_quality_cpu-quick_s16_60min_fid_pick.json \\
+        bench/results/train_quality_cpu-quick_s17_60min_cutout.json
+
+The check rows come from the judge monitor's history (256 generated images per check, judge space, against the
+fixed training images): the lowest check FID and its step show when the generator stopped improving, the last
+check how far it drifted after. Standard library only.
+"""
+import argparse
+import json
+import pathlib
+import sys
+from typing import Dict, List, Optional
+
+
+def _metric(result: dict, name: str) -> Optional[float]:
+    entry = result.get("metrics", {}).get(name)
+    return entry.get("value") if isinstance(entry, dict) else None
+
+
+def _ci(result: dict, name: str) -> str:
+    entry = result.get("metrics", {}).get(name) or {}
+    value, ci = entry.get("value"), entry.get("ci")
+    if value is None:
+        return "–"
+    return f"{100 * value:.1f} % [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]" if ci else f"{100 * value:.1f} %"
+
+
+def summarize(result: dict) -> Dict[str, str]:
+    """One column of the table: the figures a reader compares, formatted."""
+    training = result.get("training", {})
+    monitor = result.get("judge_monitor") or {}
+    history = [h for h in monitor.get("history", []) if h.get("fid") is not None]
+    best = monitor.get("best", {})
+    column = {
+        "overrides": " ".join(f"{k}={v}" for k, v in (result.get("overrides") or {}).items()) or "(preset)",
+        "steps; img/s": f"{training.get('steps', '–')}; {training.get('images_per_second', '–')}",
+        "exported G / E check": f"{best.get('generator', '–')} / {best.get('editor', '–')}",
+    }
+    if history:
+        lowest = min(history, key=lambda h: h["fid"])
+        column["lowest check FID (step)"] = f"{lowest['fid']:.2f} ({lowest['step']})"
+        column["last check FID (step)"] = f"{history[-1]['fid']:.2f} ({history[-1]['step']})"
+    for attribute in ("articleType", "baseColour"):
+        ratio = _metric(result, f"{attribute}_control_ratio")
+        column[f"{attribute} control (× judge)"] = (f"{_ci(result, f'{attribute}_control_accuracy')} = {ratio:.2f} ×"
+                                                    if ratio is not None else "–")
+    column["edit success"] = _ci(result, "edit_success")
+    for name, label, fmt in (("edit_preservation_vs_jitter", "preservation vs jitter", "{:.2f} ×"),
+                             ("fid_ratio", "FID / floor", "{:.2f} ×"), ("kid_judge", "KID", "{:.3f}"),
+                             ("diversity", "diversity", "{:.2f}")):
+        value = _metric(result, name)
+        column[label] = fmt.format(value) if value is not None else "–"
+    return column
+
+
+def table(paths: List[str]) -> str:
+    columns = [summarize(json.loads(pathlib.Path(p).read_text())) for p in paths]
+    rows = list(dict.fromkeys(key for column in columns for key in column))
+    lines = ["| | " + " | ".join(pathlib.Path(p).stem.replace("train_quality_", "") for p in paths) + " |",
+             "|---" * (len(paths) + 1) + "|"]
+    lines += [f"| {row} | " + " | ".join(c.get(row, "–") for c in columns) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("results", nargs="+", help="train_quality JSON files")
+    args = parser.parse_args(argv)
+    print(table(args.results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

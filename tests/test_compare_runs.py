@@ -1,0 +1,31 @@
+"""bench/compare_runs.py reads the train_quality results this repository keeps."""
+import pathlib
+
+from bench.compare_runs import main, summarize, table
+
+RESULTS = pathlib.Path(__file__).resolve().parents[1] / "bench" / "results"
+S16 = RESULTS / "train_quality_cpu-quick_s16_60min_fid_pick.json"
+S16_SEED1 = RESULTS / "train_quality_cpu-quick_s16_60min_fid_pick_seed1.json"
+
+
+def test_a_column_holds_the_bars_and_the_checks_fid_trajectory():
+    import json
+
+    column = summarize(json.loads(S16.read_text()))
+    assert column["steps; img/s"] == "7149; 63.51"
+    assert column["exported G / E check"] == "3500 / 6700"
+    assert column["lowest check FID (step)"] == "5.01 (3500)" and column["last check FID (step)"] == "6.14 (7149)"
+    assert column["articleType control (× judge)"] == "71.0 % [66.2, 75.8] = 1.00 ×"
+    assert column["FID / floor"] == "4.51 ×"
+
+
+def test_the_table_has_a_column_per_result_and_marks_what_one_lacks(tmp_path, capsys):
+    old = tmp_path / "train_quality_old.json"
+    old.write_text('{"training": {"steps": 900, "images_per_second": 50.0}, "metrics": {}}')
+    assert main([str(S16), str(S16_SEED1), str(old)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "| | cpu-quick_s16_60min_fid_pick | cpu-quick_s16_60min_fid_pick_seed1 | old |"
+    assert "| overrides | (preset) | model.seed=1 | (preset) |" in lines
+    assert "| lowest check FID (step) | 5.01 (3500) | 5.39 (5600) | – |" in lines
+    assert "| FID / floor | 4.51 × | 3.87 × | – |" in lines
+    assert "lowest check FID" not in table([str(old)])  # a result without judge checks has no check rows
