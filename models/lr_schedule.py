@@ -61,7 +61,8 @@ class LearningRateDecay(keras.callbacks.Callback):
     """Sets each named optimizer of the model (attribute name -> its configured rate) to `rate x
     lr_multiplier(progress)` before every step; writes `learning_rate/multiplier` to TensorBoard.
 
-    The configured rates come from the caller, not the optimizers: a checkpoint restores a decayed rate."""
+    The configured rates come from the caller, not the optimizers, which hold a decayed rate once this has run
+    (a second `fit` with the same callback starts from the configured rates)."""
 
     def __init__(self, cfg: ModelConfig, start_step: int, base_rates: Dict[str, float], writer=None,
                  clock: Callable[[], float] = time.time):
