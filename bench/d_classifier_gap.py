@@ -28,6 +28,7 @@ def _batches(files, cfg, limit):
 
     seen = 0
     for batch in make_dataset(files, cfg, 256, training=False):
+        batch = {k: v[:limit - seen] for k, v in batch.items()}  # exactly `limit` images (or all the split has)
         yield batch
         seen += int(batch["image"].shape[0])
         if seen >= limit:
@@ -66,7 +67,7 @@ def main(argv=None) -> int:
     parser.add_argument("--checkpoint", action="append", required=True,
                         help="a directory holding discriminator.weights.h5 (a checkpoint or an export's "
                              "assets.extra/keras); repeat to compare")
-    parser.add_argument("--limit", type=int, default=2000, help="images per split")
+    parser.add_argument("--limit", type=int, default=2048, help="at most this many images per split")
     parser.add_argument("--output", default=str(REPO / "bench" / "results" / "d_classifier_gap.json"))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)

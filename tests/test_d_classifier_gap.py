@@ -34,3 +34,4 @@ def test_a_classifier_that_always_answers_the_commonest_value_scores_its_frequen
         assert result[a]["accuracy"] == pytest.approx(expected[a])
         assert result[a]["cross_entropy"] == pytest.approx(20.0 * (1 - expected[a]), rel=1e-3)
     assert np.isfinite(result["adv_mean"])
+    assert score(discriminator, [path], CFG, sizes, limit=20)["n"] == 20  # the limit is exact, not a batch multiple
