@@ -51,6 +51,10 @@ class ModelConfig:
     # classify, i.e. alike. A twin classifier head on D learns the conditions of G's own samples and G is rewarded
     # for fooling it (L_G += cls_weight * CE_aux - twin_cls_weight * CE_twin), which cancels that pull. 0 = off.
     twin_cls_weight: float = 0.0
+    # G's classification term stops at this factor times D's classifier cross-entropy on the step's real images:
+    # per sample max(0, CE(G(z, c)) - f * CE_real). Plain AC-GAN (0 = off) keeps rewarding samples ever more
+    # classifiable than real photos; session 17 measured G's CE falling to a third of the real images' as FID rose.
+    g_cls_real_floor: float = 0.0
     # ProGAN's minibatch standard deviation before D's last conv, over contiguous groups of this many images:
     # D sees when a group of samples looks alike. 0 = off.
     minibatch_std_group: int = 0

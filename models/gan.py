@@ -9,7 +9,8 @@ The editor learns from
   * "keep" handling: with cfg.keep_prob an attribute of the target is all-zeros (= keep as is) and the
     source label becomes its classification/pairing target; with cfg.single_change_prob an edit changes exactly
     one attribute and keeps the rest, as recolour and change-category requests do.
-Optional (off by default): TAC-GAN's twin classifier on D (cfg.twin_cls_weight), mode seeking for G.
+Optional (off by default): TAC-GAN's twin classifier on D (cfg.twin_cls_weight), mode seeking for G, and a floor
+on G's classification term at the real images' cross-entropy (cfg.g_cls_real_floor).
 Losses are averaged per replica and divided by the replica count, since gradients are summed across replicas.
 """
 from typing import Dict, Mapping, Optional
@@ -66,7 +67,7 @@ class VitrineGAN(keras.Model):
         self.ema_editor.set_weights(editor.get_weights())
         self.ema_editor.trainable = False
         names = ["d_loss", "g_loss", "e_loss", "d_real", "d_fake", "r1", "d_cls", "g_cls", "e_adv", "e_cls",
-                 "pair_l1", "cycle_l1", "mask_mean", "mode_seeking", "d_twin", "g_twin"]
+                 "pair_l1", "cycle_l1", "mask_mean", "mode_seeking", "d_twin", "g_twin", "g_cls_loss"]
         self.trackers = {n: keras.metrics.Mean(name=n) for n in names}
         # The sub-networks are built; without this, fit() under a distribution strategy would try to build
         # the model by calling it on a training batch, which is not a generator input.
@@ -215,8 +216,9 @@ class VitrineGAN(keras.Model):
                     d_real, d_fake_g = losses.d_hinge(adv[:batch], adv[batch:2 * batch])
                     _, d_fake_e = losses.d_hinge(adv[:batch], adv[2 * batch:])
                     d_adv = tf.reduce_mean(d_real) + 0.5 * (tf.reduce_mean(d_fake_g) + tf.reduce_mean(d_fake_e))
-                    d_cls = tf.add_n([tf.reduce_mean(losses.soft_cross_entropy(c_real[a], out[a][:batch]))
-                                      for a in self.attributes])
+                    real_ce = {a: tf.reduce_mean(losses.soft_cross_entropy(c_real[a], out[a][:batch]))
+                               for a in self.attributes}
+                    d_cls = tf.add_n(list(real_ce.values()))
                     d_twin = self._twin_cross_entropy(out, c_gen, slice(batch, 2 * batch))
                     # lazy R1 (StyleGAN2): computed every r1_every steps and scaled by the interval
                     d_loss = (d_adv + 0.5 * cfg.r1_gamma * cfg.r1_every * r1 + cfg.cls_weight * d_cls
@@ -228,10 +230,15 @@ class VitrineGAN(keras.Model):
             out = self._d(self._augment(tf.concat([fake, edited], 0)), cat(c_gen, c_tgt_eff))
             adv = out["adv"]
             g_adv = tf.reduce_mean(losses.g_hinge(adv[:batch]))
-            g_cls = tf.add_n([tf.reduce_mean(losses.soft_cross_entropy(c_gen[a], out[a][:batch]))
-                              for a in self.attributes])
+            fake_ce = {a: losses.soft_cross_entropy(c_gen[a], out[a][:batch]) for a in self.attributes}
+            g_cls = tf.add_n([tf.reduce_mean(ce) for ce in fake_ce.values()])  # reported as before
+            g_cls_loss = g_cls  # what G minimises: floored at the real images' cross-entropy when configured
+            if cfg.g_cls_real_floor > 0:
+                floor = {a: cfg.g_cls_real_floor * real_ce[a] for a in self.attributes}
+                g_cls_loss = tf.add_n([tf.reduce_mean(losses.excess_over(fake_ce[a], floor[a]))
+                                       for a in self.attributes])
             g_twin = self._twin_cross_entropy(out, c_gen, slice(0, batch))
-            g_loss = g_adv + cfg.cls_weight * g_cls - cfg.twin_cls_weight * g_twin
+            g_loss = g_adv + cfg.cls_weight * g_cls_loss - cfg.twin_cls_weight * g_twin
             mode_seeking = tf.constant(0.0)
             if cfg.mode_seeking_weight > 0:
                 half = batch // 2
@@ -259,7 +266,7 @@ class VitrineGAN(keras.Model):
                   "d_fake": 0.5 * (tf.reduce_mean(d_fake_g) + tf.reduce_mean(d_fake_e)), "r1": r1, "d_cls": d_cls,
                   "g_cls": g_cls, "e_adv": e_adv, "e_cls": e_cls, "pair_l1": pair_l1, "cycle_l1": cycle_l1,
                   "mask_mean": tf.reduce_mean(edit_out["mask"]), "mode_seeking": mode_seeking,
-                  "d_twin": d_twin, "g_twin": g_twin}
+                  "d_twin": d_twin, "g_twin": g_twin, "g_cls_loss": g_cls_loss}
         for name, value in values.items():
             self.trackers[name].update_state(value)
         return {name: tracker.result() for name, tracker in self.trackers.items()}

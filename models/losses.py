@@ -31,6 +31,15 @@ def soft_cross_entropy(target_weights, logits):
     return -tf.reduce_sum(target_weights * tf.nn.log_softmax(tf.cast(logits, tf.float32)), axis=-1)
 
 
+def excess_over(values, floor):
+    """max(0, values - floor) per example, [B]: a loss that stops rewarding once it is below `floor`.
+
+    The generator's classification term uses it with floor = the discriminator classifier's cross-entropy on the
+    step's real images (no gradient), so G is not pushed to samples more classifiable than real photos.
+    """
+    return tf.nn.relu(tf.cast(values, tf.float32) - tf.stop_gradient(tf.cast(floor, tf.float32)))
+
+
 def masked_l1(a, b, mask=None):
     """Mean absolute difference per example, [B]; with mask [B,H,W,1] only where mask > 0 (weighted)."""
     diff = tf.abs(tf.cast(a, tf.float32) - tf.cast(b, tf.float32))

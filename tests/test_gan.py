@@ -5,7 +5,7 @@ import pytest
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
 
-from models import augment, networks  # noqa: E402
+from models import augment, losses, networks  # noqa: E402
 from models.config import ModelConfig  # noqa: E402
 from models.gan import VitrineGAN, one_hot_conditions  # noqa: E402
 
@@ -155,3 +155,33 @@ def test_twin_classifier_is_trained_by_d_and_reported_for_g():
     assert all(float(np.abs(a - b).max()) > 0 for a, b in zip(before, after)), "twin heads not trained"
     for name in ("d_twin", "g_twin", "d_loss", "g_loss", "r1"):
         assert np.isfinite(history[name][-1]) and history[name][-1] != 0.0, (name, history)
+
+
+def test_excess_over_stops_at_the_floor_and_passes_no_gradient_to_it():
+    values, floor = tf.constant([0.5, 1.0, 2.5]), tf.Variable(1.0)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(values)
+        out = losses.excess_over(values, floor)
+    np.testing.assert_allclose(out.numpy(), [0.0, 0.0, 1.5])
+    np.testing.assert_allclose(tape.gradient(out, values).numpy(), [0.0, 0.0, 1.0])
+    assert tape.gradient(out, floor) is None  # the real images' cross-entropy is a target, not a loss for D
+
+
+def test_g_cls_real_floor_changes_only_the_generator_step():
+    """Off, G minimises its classification cross-entropy as reported (g_cls_loss == g_cls); with a floor far above
+    any cross-entropy, the term is 0 and G's first step differs while D's, taken before it, is the same."""
+    base = ModelConfig(resolution=16, z_dim=16, embed_dim=8, gen_channels=32, disc_channels=8, editor_channels=8,
+                       batch_size=4, cls_weight=2.0)
+    runs = {}
+    for floor in (0.0, 1e6):
+        keras.utils.set_random_seed(0)
+        gan = _gan(base.replace(g_cls_real_floor=floor))
+        gan.compile()
+        history = gan.fit(_dataset(16), steps_per_epoch=1, epochs=1, verbose=0).history
+        runs[floor] = (history, gan.generator.get_weights(), gan.discriminator.get_weights())
+    off, floored = runs[0.0][0], runs[1e6][0]
+    assert off["g_cls_loss"][-1] == pytest.approx(off["g_cls"][-1]) and off["g_cls"][-1] > 0
+    assert floored["g_cls_loss"][-1] == 0.0 and floored["g_cls"][-1] > 0
+    g_moved = max(float(np.abs(a - b).max()) for a, b in zip(runs[0.0][1], runs[1e6][1]))
+    d_moved = max(float(np.abs(a - b).max()) for a, b in zip(runs[0.0][2], runs[1e6][2]))
+    assert g_moved > 1e-5 and d_moved < 1e-6, (g_moved, d_moved)
