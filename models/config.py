@@ -91,6 +91,15 @@ class ModelConfig:
     # relative, below the pick's). 0 = control accuracy alone decides.
     judge_control_tolerance: float = 0.02
     judge_fid_min_gain: float = 0.05
+    # A validation set for the monitor: a fraction `judge_holdout` of the training records (chosen by a hash of each
+    # record's position, so the same ones in every run on the same data) is never trained on. Each check also
+    # generates for their label combinations and reports FID and KID against them (`fid_heldout`, `kid_heldout`),
+    # which shows whether later checks fit the training images at unseen images' expense. The eval split stays the
+    # evaluator's alone. 0 = off.
+    judge_holdout: float = 0.0
+    # Which FID breaks the generator side's control ties: "train" (the fixed training images) or "heldout" (needs
+    # judge_holdout > 0).
+    judge_pick_fid: str = "train"
     # early stop on that score: stop after `early_stop_patience` checks without a gain of `early_stop_min_delta`
     # (0 = never stop early), not before `early_stop_min_steps`; export the best-scoring weights when on.
     early_stop_patience: int = 0

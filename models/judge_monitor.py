@@ -10,6 +10,10 @@ scores what would be exported:
   editor is scored too (`edit_success_raw`), which shows what the average buys.
 - fidelity: KID and FID in the judge's feature space between the generated images and the fixed training images
   whose label combinations they were asked for (the evaluator measures the same against the eval split).
+- held-out fidelity (with cfg.judge_holdout > 0): KID and FID between samples for the label combinations of
+  training records held out of training and those records' images (`kid_heldout`, `fid_heldout`). The fixed
+  training images above are ones G trains on, so their FID can keep falling while G fits them at unseen images'
+  expense; cfg.judge_pick_fid = "heldout" lets the held-out FID break the generator's ties instead.
 The judge score is the mean of the accuracies. Every figure goes to the log and to TensorBoard (`judge/...`).
 
 The generator and the editor are exported as separate networks, and their scores peak at different steps (a
@@ -27,7 +31,7 @@ many checks in which neither side gained (a pick, or control up by `early_stop_m
 side's best weights are put back before export, whether training ended early, by the time budget or at its last step.
 """
 import logging
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import keras
 import numpy as np
@@ -53,10 +57,11 @@ def side_score(side: str, result: dict, attributes) -> float:
     return float(result["edit_success"])
 
 
-def fixed_examples(train_patterns, cfg: ModelConfig, count: int) -> Dict[str, np.ndarray]:
+def fixed_examples(train_patterns, cfg: ModelConfig, count: int, records: str = "all") -> Dict[str, np.ndarray]:
     """`count` training examples, unaugmented, drawn by a seeded shuffle over 4x as many (a catalog sorted by
-    category must not give the monitor one category): {"image": [N,R,R,3], "<attr>": ids [N]}."""
-    pool = make_dataset(train_patterns, cfg, 64, training=False).unbatch()
+    category must not give the monitor one category): {"image": [N,R,R,3], "<attr>": ids [N]}. `records` as in
+    `make_dataset` ("heldout": the records training never sees; fewer than `count` if fewer are held out)."""
+    pool = make_dataset(train_patterns, cfg, 64, training=False, records=records).unbatch()
     pool = pool.shuffle(4 * count, seed=cfg.seed, reshuffle_each_iteration=False).batch(64)
     attributes = cfg.condition_attributes
     images, ids = [], {a: [] for a in attributes}
@@ -69,13 +74,14 @@ def fixed_examples(train_patterns, cfg: ModelConfig, count: int) -> Dict[str, np
         if taken >= count:
             break
     if not images:
-        raise ValueError(f"The judge monitor found no training examples in {train_patterns}")
+        what = "held-out (judge_holdout is too small for this catalog)" if records == "heldout" else "training"
+        raise ValueError(f"The judge monitor found no {what} examples in {train_patterns}")
     return {"image": np.concatenate(images)[:count], **{a: np.concatenate(v)[:count] for a, v in ids.items()}}
 
 
 class JudgeMonitor(keras.callbacks.Callback):
     def __init__(self, judge_path: str, cfg: ModelConfig, vocab_sizes: Dict[str, int], examples: Dict[str, np.ndarray],
-                 writer, start_step: int = 0):
+                 writer, start_step: int = 0, heldout: Optional[Dict[str, np.ndarray]] = None):
         super().__init__()
         self.judge = Judge(judge_path)
         self.cfg, self.vocab_sizes, self.writer = cfg, vocab_sizes, writer
@@ -99,6 +105,19 @@ class JudgeMonitor(keras.callbacks.Callback):
             self.targets[rows] = draw_edit_targets(rng, np.asarray(examples[a])[rows], examples[a], vocab_sizes[a])
         # the judge's features of the real images whose label combinations the generator is asked for
         self.real_features = self.judge(examples["image"].astype("float32"))["features"]
+        # Held-out records (never trained on): one sample per record, for its label combination, with latents of
+        # their own so the training-side draws above stay what they were without a holdout.
+        self.heldout = None
+        if heldout is not None:
+            held_rng = np.random.default_rng(cfg.seed + 11)
+            self.heldout = {
+                "requested": {a: np.asarray(heldout[a]) for a in vocab_sizes},
+                "z": held_rng.standard_normal((len(heldout["image"]), cfg.z_dim)).astype("float32"),
+                "features": self.judge(heldout["image"].astype("float32"))["features"],
+            }
+        self.fid_key = "fid_heldout" if cfg.judge_pick_fid == "heldout" else "fid"
+        if self.fid_key == "fid_heldout" and self.heldout is None:
+            raise ValueError("judge_pick_fid='heldout' but the monitor was given no held-out examples")
         self.history: List[dict] = []
         self.best: Dict[str, dict] = {}  # side -> the check at which it scored best
         self.top: Dict[str, float] = {}  # side -> the best score seen (up to early_stop_min_delta)
@@ -110,15 +129,17 @@ class JudgeMonitor(keras.callbacks.Callback):
     # -- scoring -------------------------------------------------------------------------------------
     def score(self) -> dict:
         gan = self.model
-        conditions = {a: np.eye(size, dtype="float32")[self.requested[a]] for a, size in self.vocab_sizes.items()}
-        generated = np.asarray(gan.ema_generator({"z": self.z, **conditions}, training=False), dtype="float32")
-        judged = self.judge(generated)
+        judged = self._judge_samples(self.z, self.requested)
         result = {"step": self.step}
         for a in self.attributes:
             predicted = np.argmax(judged[f"{a}_logits"], axis=1)
             result[f"{a}_control_accuracy"] = float(np.mean(predicted == self.requested[a]))
         result["kid"] = mmd2_unbiased(judged["features"], self.real_features)
         result["fid"] = fid(judged["features"], self.real_features)
+        if self.heldout is not None:
+            held = self._judge_samples(self.heldout["z"], self.heldout["requested"])["features"]
+            result["kid_heldout"] = mmd2_unbiased(held, self.heldout["features"])
+            result["fid_heldout"] = fid(held, self.heldout["features"])
         edit_conditions = {}
         for index, a in enumerate(self.attributes):
             weights = np.zeros((len(self.sources), self.vocab_sizes[a]), dtype="float32")  # zeros = keep
@@ -131,6 +152,12 @@ class JudgeMonitor(keras.callbacks.Callback):
         parts = [result[f"{a}_control_accuracy"] for a in self.attributes] + [result["edit_success"]]  # accuracies
         result["judge_score"] = float(np.mean(parts))
         return result
+
+    def _judge_samples(self, z: np.ndarray, requested: Dict[str, np.ndarray]) -> dict:
+        """The judge's view of the EMA generator's samples for latents `z` and requested ids."""
+        conditions = {a: np.eye(size, dtype="float32")[requested[a]] for a, size in self.vocab_sizes.items()}
+        generated = self.model.ema_generator({"z": z, **conditions}, training=False)
+        return self.judge(np.asarray(generated, dtype="float32"))
 
     def _edit_success(self, editor, edit_conditions) -> float:
         strength = np.ones((len(self.sources), 1), dtype="float32")
@@ -156,7 +183,7 @@ class JudgeMonitor(keras.callbacks.Callback):
         top = self.top[side]
         if side_score(side, best, self.attributes) < top - tolerance:  # this check raised the top past the pick
             return True, True
-        closer = result["fid"] < best["fid"] * (1 - self.cfg.judge_fid_min_gain)
+        closer = result[self.fid_key] < best[self.fid_key] * (1 - self.cfg.judge_fid_min_gain)
         takes = score >= top - tolerance and closer
         return takes, gained or takes
 
@@ -228,4 +255,6 @@ class JudgeMonitor(keras.callbacks.Callback):
             "best_checksums": {name: values_checksum(v) for name, v in self.best_weights.items()},
             "samples_per_check": int(len(self.z)),
             "edits_per_check": int(len(self.sources)),
+            "heldout_per_check": int(len(self.heldout["z"])) if self.heldout is not None else 0,
+            "pick_fid": self.fid_key,
         }

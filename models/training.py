@@ -60,10 +60,36 @@ def _gz_files(patterns) -> List[str]:
     return files
 
 
-def make_dataset(patterns, cfg: ModelConfig, batch_size: int, training: bool, augment=None) -> tf.data.Dataset:
+HOLDOUT_BUCKETS = 10_000
+RECORDS = ("all", "train", "heldout")
+
+
+def is_held_out(position, fraction: float):
+    """Whether the record at `position` (in file order) is one of the judge monitor's held-out records: a fixed
+    hash of the position, so the same records every run on the same files, spread over a catalog in any order."""
+    bucket = tf.strings.to_hash_bucket_fast(tf.strings.as_string(position), HOLDOUT_BUCKETS)
+    return bucket < int(round(fraction * HOLDOUT_BUCKETS))
+
+
+def validate_judge_settings(cfg: ModelConfig) -> None:
+    if not 0.0 <= cfg.judge_holdout < 0.5:
+        raise ValueError(f"judge_holdout is the fraction of training records held out, in [0, 0.5), "
+                         f"got {cfg.judge_holdout}")
+    if cfg.judge_pick_fid not in ("train", "heldout"):
+        raise ValueError(f"judge_pick_fid must be 'train' or 'heldout', got {cfg.judge_pick_fid!r}")
+    if cfg.judge_pick_fid == "heldout" and cfg.judge_holdout <= 0:
+        raise ValueError("judge_pick_fid='heldout' needs held-out records: set judge_holdout > 0 (e.g. 0.04)")
+
+
+def make_dataset(patterns, cfg: ModelConfig, batch_size: int, training: bool, augment=None,
+                 records: str = "all") -> tf.data.Dataset:
     """Transformed examples -> batches {"image": [B,R,R,3], "<attr>_id": [B]}; repeats and shuffles when training.
 
-    `augment` maps one example (dict) to an augmented one; it runs per example, before batching."""
+    `augment` maps one example (dict) to an augmented one; it runs per example, before batching. With
+    cfg.judge_holdout > 0, `records` "train" leaves out the held-out records (`is_held_out`) and "heldout" keeps
+    only them; "all" (and judge_holdout 0) reads every record."""
+    if records not in RECORDS:
+        raise ValueError(f"records must be one of {RECORDS}, got {records!r}")
     spec = feature_spec(cfg)
 
     def parse(serialized):
@@ -81,6 +107,11 @@ def make_dataset(patterns, cfg: ModelConfig, batch_size: int, training: bool, au
         return features
 
     dataset = tf.data.TFRecordDataset(_gz_files(patterns), compression_type="GZIP")
+    if records != "all" and cfg.judge_holdout > 0:
+        keep_held_out = records == "heldout"
+        dataset = dataset.enumerate().filter(
+            lambda position, _: tf.equal(is_held_out(position, cfg.judge_holdout), keep_held_out)
+        ).map(lambda _, record: record)
     if training:
         dataset = dataset.shuffle(4096, seed=cfg.seed, reshuffle_each_iteration=True).repeat()
     dataset = dataset.map(parse, num_parallel_calls=tf.data.AUTOTUNE)
@@ -329,12 +360,13 @@ def train(
     from models.lr_schedule import validate
 
     validate(cfg)  # before any work: a bad setting is refused, not found after the data is read
+    validate_judge_settings(cfg)
     keras.utils.set_random_seed(cfg.seed)
     cfg = configure_precision(cfg)
     vocab_sizes = {a: len(read_vocabulary(vocabulary_files[a])) for a in cfg.condition_attributes}
     strategy = choose_strategy()
     global_batch = cfg.batch_size * strategy.num_replicas_in_sync
-    dataset = make_dataset(train_patterns, cfg, global_batch, training=True, augment=augment_example)
+    dataset = make_dataset(train_patterns, cfg, global_batch, training=True, augment=augment_example, records="train")
 
     with strategy.scope():
         gan = build_gan(cfg, vocab_sizes)
@@ -366,11 +398,16 @@ def train(
     if judge_model and cfg.judge_every > 0:
         from models.judge_monitor import JudgeMonitor, fixed_examples
 
-        examples = fixed_examples(train_patterns, cfg, cfg.judge_samples)
-        monitor = JudgeMonitor(judge_model, cfg, vocab_sizes, examples, writer, start_step)
+        examples = fixed_examples(train_patterns, cfg, cfg.judge_samples, records="train")
+        heldout = fixed_examples(train_patterns, cfg, cfg.judge_samples, records="heldout") \
+            if cfg.judge_holdout > 0 else None
+        monitor = JudgeMonitor(judge_model, cfg, vocab_sizes, examples, writer, start_step, heldout=heldout)
     elif cfg.judge_every > 0:
         log.warning("judge_every=%d but no judge model was given: training without the judge monitor",
                     cfg.judge_every)
+    if cfg.judge_holdout > 0 and monitor is None:
+        log.warning("judge_holdout=%.3f keeps records out of training but no judge monitor runs to use them",
+                    cfg.judge_holdout)
 
     decay = None
     if cfg.lr_decay:

@@ -1,4 +1,5 @@
 """The training loop's mechanics on real product photos at 16x16: resume after a kill, warm start, export."""
+import hashlib
 import json
 import os
 import signal
@@ -263,3 +264,79 @@ def test_time_budget_stops_the_run_but_not_before_min_train_steps(transformed, t
     assert summary["trained_past_time_budget"] == (min_steps > 0)
     # the stop checkpoints where it stopped, so a resumed run continues from there
     assert os.path.exists(os.path.join(work, "checkpoints", f"step-{expected_steps:08d}", "DONE"))
+
+
+def _record_keys(dataset):
+    return [hashlib.sha256(batch.numpy().tobytes()).hexdigest() for b in dataset for batch in b["image"]]
+
+
+def test_held_out_records_are_a_fixed_disjoint_part_of_the_training_files(transformed):
+    """judge_holdout splits the training records in two: "train" and "heldout" share none, together are all of
+    them, and the same records are held out on every read."""
+    from models.training import make_dataset
+
+    path, _ = transformed
+    cfg = CFG.replace(judge_holdout=0.25)
+    everything = _record_keys(make_dataset(path, cfg, 8, training=False))
+    kept = _record_keys(make_dataset(path, cfg, 8, training=False, records="train"))
+    held = _record_keys(make_dataset(path, cfg, 8, training=False, records="heldout"))
+    assert len(everything) == 48 and 4 <= len(held) <= 20  # about a quarter of 48
+    assert not set(kept) & set(held) and sorted(kept + held) == sorted(everything)
+    assert _record_keys(make_dataset(path, cfg, 8, training=False, records="heldout")) == held
+    # off, "train" reads every record; training with a holdout never yields a held-out image
+    assert len(_record_keys(make_dataset(path, CFG, 8, training=False, records="train"))) == 48
+    trained_on = make_dataset(path, cfg, 8, training=True, records="train").take(12)
+    assert not set(_record_keys(trained_on)) & set(held)
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"judge_pick_fid": "heldout"}, "judge_holdout > 0"),
+    ({"judge_pick_fid": "eval"}, "'train' or 'heldout'"),
+    ({"judge_holdout": 0.5}, r"\[0, 0.5\)"),
+])
+def test_bad_holdout_settings_are_refused_before_training(transformed, tmp_path, changes, message):
+    path, files = transformed
+    with pytest.raises(ValueError, match=message):
+        train(CFG.replace(**changes), path, files, str(tmp_path / "work"))
+    assert not os.path.exists(tmp_path / "work" / "checkpoints")
+
+
+def test_judge_monitor_scores_fidelity_on_held_out_records(transformed, judge_dir, tmp_path):
+    from models.training import make_dataset
+
+    path, files = transformed
+    cfg = CFG.replace(train_steps=2, judge_every=1, judge_samples=16, judge_holdout=0.25, judge_pick_fid="heldout")
+    summary = train(cfg, path, files, str(tmp_path / "work"), judge_model=judge_dir)
+    monitor = summary["judge_monitor"]
+    held = len(_record_keys(make_dataset(path, cfg, 8, training=False, records="heldout")))
+    assert monitor["heldout_per_check"] == min(held, 16) and monitor["pick_fid"] == "fid_heldout"
+    for check in monitor["history"]:
+        assert check["fid_heldout"] >= 0.0 and np.isfinite(check["kid_heldout"])
+        assert check["fid_heldout"] != check["fid"]  # other real images, other samples
+
+
+@pytest.mark.parametrize("pick_fid, expected", [("train", 2), ("heldout", 3)])
+def test_generator_pick_can_break_ties_by_held_out_fid(transformed, judge_dir, pick_fid, expected):
+    """Three checks tie on control; the training-image FID favours step 2, the held-out FID step 3."""
+    from models.export import read_vocabulary
+    from models.judge_monitor import JudgeMonitor, fixed_examples
+    from models.training import build_gan
+
+    path, files = transformed
+    cfg = CFG.replace(judge_every=1, judge_samples=8, judge_holdout=0.25, judge_pick_fid=pick_fid)
+    sizes = {a: len(read_vocabulary(files[a])) for a in ATTRS}
+    scripted = {1: (5.0, 5.0), 2: (3.0, 6.0), 3: (4.0, 4.0)}  # step -> (fid, fid_heldout)
+
+    class ScriptedScores(JudgeMonitor):
+        def score(self):
+            fid, fid_heldout = scripted[self.step]
+            return {"step": self.step, **{f"{a}_control_accuracy": 0.8 for a in ATTRS}, "edit_success": 0.5,
+                    "fid": fid, "fid_heldout": fid_heldout, "judge_score": 0.8}
+
+    monitor = ScriptedScores(judge_dir, cfg, sizes, fixed_examples(path, cfg, 8, records="train"),
+                             tf.summary.create_noop_writer(), heldout=fixed_examples(path, cfg, 8, records="heldout"))
+    monitor.set_model(build_gan(cfg, sizes))
+    for step in scripted:
+        monitor.step = step
+        monitor.check()
+    assert monitor.best["generator"]["step"] == expected
