@@ -207,9 +207,15 @@ def _training_html(training: Optional[dict]) -> str:
     sides = [f"the {side}'s weights of step {step} (its best judge check)" if side in restored
              else f"the {side}'s last weights" for side, step in best.items()]
     exported = (" and ".join(sides) + " were exported") if sides else "the last step's weights were exported"
+    heldout = monitor.get("heldout_per_check") or 0
+    held = (f", plus {heldout} generated for the label combinations of {heldout} training records held out of "
+            f"training (fid_heldout, kid_heldout)" if heldout else "")
+    tie = (" Checks within the control tolerance go to the lower "
+           f"{'held-out' if monitor.get('pick_fid') == 'fid_heldout' else 'training-image'} FID." if "pick_fid" in
+           monitor else "")
     parts.append(f" Judge checks every {history[1]['step'] - history[0]['step'] if len(history) > 1 else '?'} "
-                 f"steps on {monitor.get('samples_per_check', '?')} generated images and "
-                 f"{monitor.get('edits_per_check', '?')} edits; {exported}.</p>")
+                 f"steps on {monitor.get('samples_per_check', '?')} generated images{held} and "
+                 f"{monitor.get('edits_per_check', '?')} edits; {exported}.{tie}</p>")
     columns = [k for k in history[0] if k not in ("step", "judge_score")] + ["judge_score"]
     header = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
     rows = []

@@ -118,6 +118,12 @@ def test_report_shows_how_the_model_trained_and_the_judge_checks(tmp_path):
     assert "every 100 steps" in section and section.count("<tr") == 1 + len(checks)
     assert "200 (best generator)" in section and "300 (best editor)" in section and "100 (best" not in section
     assert "0.5000" in section
+    assert "held out" not in section  # no holdout in this run
+    # with held-out records the page says how many and which FID broke the generator's ties
+    training["judge_monitor"].update(heldout_per_check=240, pick_fid="fid_heldout")
+    page = open(eval_report.write_report(str(tmp_path / "held"), METRICS, THRESHOLDS, None, True, [], {}, {},
+                                         training=training), encoding="utf-8").read()
+    assert "240 training records held out of training" in page and "go to the lower held-out FID" in page
     # a summary written before the two sides kept separate bests: one step for both
     training["judge_monitor"].update(best=checks[1], restored={})
     page = open(eval_report.write_report(str(tmp_path / "old"), METRICS, THRESHOLDS, None, True, [], {}, {},
