@@ -6,7 +6,8 @@ moved, as a Markdown table.
 
 The check rows come from the judge monitor's history (256 generated images per check, judge space, against the
 fixed training images): the lowest check FID and its step show when the generator stopped improving, the last
-check how far it drifted after. Standard library only.
+check how far it drifted after; with `model.judge_holdout` the same for the held-out records' FID. Standard
+library only.
 """
 import argparse
 import json
@@ -43,6 +44,13 @@ def summarize(result: dict) -> Dict[str, str]:
         lowest = min(history, key=lambda h: h["fid"])
         column["lowest check FID (step)"] = f"{lowest['fid']:.2f} ({lowest['step']})"
         column["last check FID (step)"] = f"{history[-1]['fid']:.2f} ({history[-1]['step']})"
+    held = [h for h in history if h.get("fid_heldout") is not None]
+    if held:  # the same samples' label combinations drawn for training records held out of training
+        lowest = min(held, key=lambda h: h["fid_heldout"])
+        column["lowest held-out check FID (step)"] = f"{lowest['fid_heldout']:.2f} ({lowest['step']})"
+        column["last held-out check FID (step)"] = f"{held[-1]['fid_heldout']:.2f} ({held[-1]['step']})"
+    if result.get("evaluated_checkpoint"):
+        column["exported G / E check"] = f"checkpoint {training.get('steps', '–')} (no pick)"
     for attribute in ("articleType", "baseColour"):
         ratio = _metric(result, f"{attribute}_control_ratio")
         column[f"{attribute} control (× judge)"] = (f"{_ci(result, f'{attribute}_control_accuracy')} = {ratio:.2f} ×"

@@ -4,6 +4,7 @@
     python bench/train_quality.py --work-dir outputs/demo/work --preset cpu-quick --minutes 10 --set model.cls_weight=2
     python bench/train_quality.py --work-dir RUN --preset cpu-quick --steps 900 --set model.twin_cls_weight=2  # A/B
     python bench/train_quality.py --work-dir RUN --preset cpu-quick --evaluate RUN_SCRATCH/model   # re-score only
+    python bench/train_quality.py --work-dir RUN --preset cpu-quick --checkpoint RUN_SCRATCH/train/checkpoints/step-00006000
 
 The data side (ExampleGen -> Transform, and the judge trained on real images) comes from a pipeline run: with
 `--work-dir` the latest Transform output and JudgeTrainer model under that run's pipeline root; with `--catalog`
@@ -14,7 +15,9 @@ every `judge_every` steps, may stop it early and keeps the best weights) and eva
 GanEvaluator does (held-out eval split, judge-space FID/KID, control accuracy, edit success, preservation vs. a
 colour-jitter baseline). Writes JSON (default bench/results/train_quality_<preset>.json) and the HTML report.
 `--evaluate` skips training and re-scores a model this script exported before (its training figures come from the
-model's own summary), e.g. after the evaluator changed.
+model's own summary), e.g. after the evaluator changed. `--checkpoint` exports one periodic checkpoint of a run
+(a `step-NNNNNNNN` folder of its `train/checkpoints`) and scores it: what that run would have exported at that step
+without the judge's pick (pass the run's `--set` overrides; the checkpoint is copied, never changed).
 """
 import argparse
 import glob
@@ -23,6 +26,7 @@ import logging
 import os
 import pathlib
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -46,6 +50,16 @@ def _prepare(args, preset) -> str:
     return default_paths(work_dir)["pipeline_root"]
 
 
+def _checkpoint_step(parser, path: str) -> int:
+    """The step of a finished checkpoint folder (`step-NNNNNNNN` with its DONE marker), or a usage error."""
+    name = pathlib.Path(path).name
+    if not name.startswith("step-") or not name[len("step-"):].isdigit():
+        parser.error(f"--checkpoint wants a step-NNNNNNNN folder of a run's train/checkpoints, got {path}")
+    if not pathlib.Path(path, "DONE").exists():
+        parser.error(f"--checkpoint {path} has no DONE marker: not a finished checkpoint")
+    return int(name[len("step-"):])
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     source = parser.add_mutually_exclusive_group(required=True)
@@ -61,9 +75,16 @@ def main(argv=None) -> int:
     parser.add_argument("--output", help="default: bench/results/train_quality_<preset>.json")
     parser.add_argument("--evaluate", metavar="MODEL_DIR",
                         help="no training: re-score this exported model (with --work-dir: the run that trained it)")
+    parser.add_argument("--checkpoint", metavar="CHECKPOINT_DIR",
+                        help="no training: export this checkpoint (a run's train/checkpoints/step-NNNNNNNN, with the "
+                             "run's --set overrides and --work-dir) and score it")
     args = parser.parse_args(argv)
-    if args.evaluate and not args.work_dir:
-        parser.error("--evaluate needs --work-dir: the run whose data and judge trained and score the model")
+    if (args.evaluate or args.checkpoint) and not args.work_dir:
+        parser.error("--evaluate and --checkpoint need --work-dir: the run whose data and judge trained and score "
+                     "the model")
+    if args.evaluate and args.checkpoint:
+        parser.error("--evaluate re-scores an exported model, --checkpoint exports one first: give one of them")
+    checkpoint_step = _checkpoint_step(parser, args.checkpoint) if args.checkpoint else None
     args.scratch = args.scratch or tempfile.mkdtemp(prefix="vitrine-quality-")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
@@ -76,7 +97,13 @@ def main(argv=None) -> int:
 
     overrides = _parse_overrides(args.set)
     preset = get_preset(args.preset, overrides)
-    if args.steps:  # a fixed amount of work: the judge monitor still keeps the best check's weights
+    if checkpoint_step is not None:  # resume at the checkpoint's step with nothing left to train: export only
+        preset = preset.with_model(max_train_seconds=0.0, train_steps=checkpoint_step, min_train_steps=0)
+        destination = pathlib.Path(args.scratch, "train", "checkpoints", pathlib.Path(args.checkpoint).name)
+        if destination.parent.exists() and any(destination.parent.iterdir()):
+            raise SystemExit(f"error: {destination.parent} already holds checkpoints; give an empty --scratch")
+        shutil.copytree(args.checkpoint, destination)
+    elif args.steps:  # a fixed amount of work: the judge monitor still keeps the best check's weights
         preset = preset.with_model(max_train_seconds=0.0, train_steps=args.steps, min_train_steps=0)
     else:  # --minutes is the budget being measured: no step floor unless --set asks for one
         preset = preset.with_model(max_train_seconds=args.minutes * 60.0,
@@ -114,9 +141,10 @@ def main(argv=None) -> int:
         "overrides": overrides,
         "catalog": portable(args.catalog) or "(work dir)",
         "budget_minutes": (summary["config"]["max_train_seconds"] / 60.0 if args.evaluate
-                           else None if args.steps else args.minutes),
+                           else None if (args.steps or args.checkpoint) else args.minutes),
         "fixed_steps": args.steps,
         "evaluated_model": portable(args.evaluate),
+        "evaluated_checkpoint": portable(args.checkpoint),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(terse=True),
                     "python": platform.python_version()},
         "training": {k: summary.get(k) for k in ("steps", "train_seconds", "images_per_second",

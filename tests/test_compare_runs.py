@@ -6,6 +6,8 @@ from bench.compare_runs import main, summarize, table
 RESULTS = pathlib.Path(__file__).resolve().parents[1] / "bench" / "results"
 S16 = RESULTS / "train_quality_cpu-quick_s16_60min_fid_pick.json"
 S16_SEED1 = RESULTS / "train_quality_cpu-quick_s16_60min_fid_pick_seed1.json"
+S19 = RESULTS / "train_quality_cpu-quick_s19_60min_floor_heldout_pick.json"
+S19_LAST = RESULTS / "train_quality_cpu-quick_s19_60min_floor_heldout_step6000.json"
 
 
 def test_a_column_holds_the_bars_and_the_checks_fid_trajectory():
@@ -29,3 +31,15 @@ def test_the_table_has_a_column_per_result_and_marks_what_one_lacks(tmp_path, ca
     assert "| lowest check FID (step) | 5.01 (3500) | 5.39 (5600) | – |" in lines
     assert "| FID / floor | 4.51 × | 3.87 × | – |" in lines
     assert "lowest check FID" not in table([str(old)])  # a result without judge checks has no check rows
+
+
+def test_held_out_checks_and_a_rescored_checkpoint_get_their_own_rows():
+    import json
+
+    column = summarize(json.loads(S19.read_text()))
+    assert column["lowest held-out check FID (step)"] == "3.95 (2300)"
+    assert column["last held-out check FID (step)"] == "5.34 (6118)"
+    assert column["exported G / E check"] == "2300 / 4200"
+    assert "lowest held-out check FID (step)" not in summarize(json.loads(S16.read_text()))
+    rescored = summarize(json.loads(S19_LAST.read_text()))
+    assert rescored["exported G / E check"] == "checkpoint 6000 (no pick)" and rescored["FID / floor"] == "4.78 ×"
