@@ -41,7 +41,7 @@ from models.config import ModelConfig
 from models.edit_targets import draw_edit_targets
 from models.judge import Judge
 from models.metrics import fid, mmd2_unbiased
-from models.training import NETWORKS, id_feature, make_dataset, values_checksum
+from models.training import NETWORKS, PICK_FID_KEYS, id_feature, make_dataset, values_checksum
 
 log = logging.getLogger("vitrine.judge_monitor")
 
@@ -115,7 +115,7 @@ class JudgeMonitor(keras.callbacks.Callback):
                 "z": held_rng.standard_normal((len(heldout["image"]), cfg.z_dim)).astype("float32"),
                 "features": self.judge(heldout["image"].astype("float32"))["features"],
             }
-        self.fid_key = "fid_heldout" if cfg.judge_pick_fid == "heldout" else "fid"
+        self.fid_key = PICK_FID_KEYS[cfg.judge_pick_fid]
         if self.fid_key == "fid_heldout" and self.heldout is None:
             raise ValueError("judge_pick_fid='heldout' but the monitor was given no held-out examples")
         self.history: List[dict] = []

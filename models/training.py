@@ -62,6 +62,8 @@ def _gz_files(patterns) -> List[str]:
 
 HOLDOUT_BUCKETS = 10_000
 RECORDS = ("all", "train", "heldout")
+# judge_pick_fid -> the check's figure that breaks the generator side's control ties (models/judge_monitor.py)
+PICK_FID_KEYS = {"train": "fid", "heldout": "fid_heldout"}
 
 
 def is_held_out(position, fraction: float):
@@ -75,7 +77,7 @@ def validate_judge_settings(cfg: ModelConfig) -> None:
     if not 0.0 <= cfg.judge_holdout < 0.5:
         raise ValueError(f"judge_holdout is the fraction of training records held out, in [0, 0.5), "
                          f"got {cfg.judge_holdout}")
-    if cfg.judge_pick_fid not in ("train", "heldout"):
+    if cfg.judge_pick_fid not in PICK_FID_KEYS:
         raise ValueError(f"judge_pick_fid must be 'train' or 'heldout', got {cfg.judge_pick_fid!r}")
     if cfg.judge_pick_fid == "heldout" and cfg.judge_holdout <= 0:
         raise ValueError("judge_pick_fid='heldout' needs held-out records: set judge_holdout > 0 (e.g. 0.04)")
