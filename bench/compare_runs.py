@@ -6,8 +6,8 @@ moved, as a Markdown table.
 
 The check rows come from the judge monitor's history (256 generated images per check, judge space, against the
 fixed training images): the lowest check FID and its step show when the generator stopped improving, the last
-check how far it drifted after; with `model.judge_holdout` the same for the held-out records' FID. Standard
-library only.
+check how far it drifted after; with `model.judge_holdout` the same for the held-out records' FID, and the editor's
+check edit success on held-out records beside the training images'. Standard library only.
 """
 import argparse
 import json
@@ -49,6 +49,11 @@ def summarize(result: dict) -> Dict[str, str]:
         lowest = min(held, key=lambda h: h["fid_heldout"])
         column["lowest held-out check FID (step)"] = f"{lowest['fid_heldout']:.2f} ({lowest['step']})"
         column["last held-out check FID (step)"] = f"{held[-1]['fid_heldout']:.2f} ({held[-1]['step']})"
+    edits = [h for h in history if h.get("edit_success_heldout") is not None]
+    if edits:  # the exported editor on training images vs held-out records, at its best and last check
+        for label, check in (("best", max(edits, key=lambda h: h["edit_success_heldout"])), ("last", edits[-1])):
+            column[f"{label} held-out check edit success, training images (step)"] = (
+                f"{100 * check['edit_success_heldout']:.1f} %, {100 * check['edit_success']:.1f} % ({check['step']})")
     if result.get("evaluated_checkpoint"):
         column["exported G / E check"] = f"checkpoint {training.get('steps', '–')} (no pick)"
     for attribute in ("articleType", "baseColour"):

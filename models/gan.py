@@ -10,7 +10,8 @@ The editor learns from
     source label becomes its classification/pairing target; with cfg.single_change_prob an edit changes exactly
     one attribute and keeps the rest, as recolour and change-category requests do.
 Optional (off by default): TAC-GAN's twin classifier on D (cfg.twin_cls_weight), mode seeking for G, and a floor
-on G's classification term at the real images' cross-entropy (cfg.g_cls_real_floor).
+on G's classification term at the real images' cross-entropy (cfg.g_cls_real_floor). The editor's classification
+term has its own weight when cfg.editor_cls_weight >= 0 (else cfg.cls_weight).
 Losses are averaged per replica and divided by the replica count, since gradients are summed across replicas.
 """
 from typing import Dict, Mapping, Optional
@@ -60,6 +61,7 @@ class VitrineGAN(keras.Model):
         self.attributes = tuple(cfg.condition_attributes)
         self.vocab_sizes = {a: int(vocab_sizes[a]) for a in self.attributes}
         parse_policy(cfg.diffaugment)
+        self.editor_cls_weight = cfg.cls_weight if cfg.editor_cls_weight < 0 else cfg.editor_cls_weight
         self.ema_generator = keras.models.clone_model(generator)
         self.ema_generator.set_weights(generator.get_weights())
         self.ema_generator.trainable = False
@@ -254,7 +256,7 @@ class VitrineGAN(keras.Model):
             second = self._edit(tf.concat([tf.stop_gradient(fake), edited], 0), cat(c_tgt_in, c_src_in))["image"]
             pair_l1 = tf.reduce_mean(losses.masked_l1(second[:batch], pair_target))
             cycle_l1 = tf.reduce_mean(losses.masked_l1(second[batch:], real))
-            e_loss = e_adv + cfg.cls_weight * e_cls + cfg.pair_weight * pair_l1 + cfg.cycle_weight * cycle_l1
+            e_loss = e_adv + self.editor_cls_weight * e_cls + cfg.pair_weight * pair_l1 + cfg.cycle_weight * cycle_l1
             g_scaled = self._scale(self.g_optimizer, g_loss * per_replica)
             e_scaled = self._scale(self.e_optimizer, e_loss * per_replica)
         self._apply(self.g_optimizer, tape, g_scaled, self.generator.trainable_variables)

@@ -14,6 +14,9 @@ scores what would be exported:
   training records held out of training and those records' images (`kid_heldout`, `fid_heldout`). The fixed
   training images above are ones G trains on, so their FID can keep falling while G fits them at unseen images'
   expense; cfg.judge_pick_fid = "heldout" lets the held-out FID break the generator's ties instead.
+- held-out edit success (with cfg.judge_holdout > 0): the exported editor changes one attribute of every held-out
+  record (`edit_success_heldout`), and `edit_success_all` pools both edit sets; cfg.judge_pick_edit chooses which
+  of the three scores the editor side.
 The judge score is the mean of the accuracies. Every figure goes to the log and to TensorBoard (`judge/...`).
 
 The generator and the editor are exported as separate networks, and their scores peak at different steps (a
@@ -41,7 +44,7 @@ from models.config import ModelConfig
 from models.edit_targets import draw_edit_targets
 from models.judge import Judge
 from models.metrics import fid, mmd2_unbiased
-from models.training import NETWORKS, PICK_FID_KEYS, id_feature, make_dataset, values_checksum
+from models.training import NETWORKS, PICK_EDIT_SETS, PICK_FID_KEYS, id_feature, make_dataset, values_checksum
 
 log = logging.getLogger("vitrine.judge_monitor")
 
@@ -50,11 +53,16 @@ SIDES = {"generator": ("generator", "ema_generator", "discriminator"), "editor":
 assert sorted(n for names in SIDES.values() for n in names) == sorted(NETWORKS)
 
 
-def side_score(side: str, result: dict, attributes) -> float:
-    """The generator side's score is its mean control accuracy; the editor side's its edit success."""
+# judge_pick_edit -> the check's edit success that scores the editor side
+EDIT_KEYS = {"train": "edit_success", "heldout": "edit_success_heldout", "all": "edit_success_all"}
+assert sorted(EDIT_KEYS) == sorted(PICK_EDIT_SETS)
+
+
+def side_score(side: str, result: dict, attributes, edit_key: str = "edit_success") -> float:
+    """The generator side's score is its mean control accuracy; the editor side's its edit success (`edit_key`)."""
     if side == "generator":
         return float(np.mean([result[f"{a}_control_accuracy"] for a in attributes]))
-    return float(result["edit_success"])
+    return float(result[edit_key])
 
 
 def fixed_examples(train_patterns, cfg: ModelConfig, count: int, records: str = "all") -> Dict[str, np.ndarray]:
@@ -96,13 +104,7 @@ class JudgeMonitor(keras.callbacks.Callback):
         pick = rng.permutation(np.resize(np.arange(count), n))
         self.z = rng.standard_normal((n, cfg.z_dim)).astype("float32")
         self.requested = {a: np.asarray(examples[a])[pick] for a in vocab_sizes}
-        m = max(n // 2, 1)
-        self.sources = examples["image"][:m].astype("float32")
-        self.changed = rng.integers(0, len(self.attributes), m)
-        self.targets = np.zeros(m, dtype=np.int64)
-        for index, a in enumerate(self.attributes):  # another value, drawn with the examples' frequencies
-            rows = np.flatnonzero(self.changed == index)
-            self.targets[rows] = draw_edit_targets(rng, np.asarray(examples[a])[rows], examples[a], vocab_sizes[a])
+        self.edits = self._edit_set(rng, examples, examples, max(n // 2, 1))
         # the judge's features of the real images whose label combinations the generator is asked for
         self.real_features = self.judge(examples["image"].astype("float32"))["features"]
         # Held-out records (never trained on): one sample per record, for its label combination, with latents of
@@ -115,9 +117,15 @@ class JudgeMonitor(keras.callbacks.Callback):
                 "z": held_rng.standard_normal((len(heldout["image"]), cfg.z_dim)).astype("float32"),
                 "features": self.judge(heldout["image"].astype("float32"))["features"],
             }
+            # every held-out record is also an edit source, its target drawn with the training examples'
+            # frequencies as above (another generator, so the draws above do not move)
+            self.heldout_edits = self._edit_set(np.random.default_rng(cfg.seed + 13), heldout, examples,
+                                                len(heldout["image"]))
         self.fid_key = PICK_FID_KEYS[cfg.judge_pick_fid]
-        if self.fid_key == "fid_heldout" and self.heldout is None:
-            raise ValueError("judge_pick_fid='heldout' but the monitor was given no held-out examples")
+        self.edit_key = EDIT_KEYS[cfg.judge_pick_edit]
+        if self.heldout is None and (self.fid_key == "fid_heldout" or cfg.judge_pick_edit != "train"):
+            raise ValueError(f"judge_pick_fid={cfg.judge_pick_fid!r} / judge_pick_edit={cfg.judge_pick_edit!r} "
+                             "but the monitor was given no held-out examples")
         self.history: List[dict] = []
         self.best: Dict[str, dict] = {}  # side -> the check at which it scored best
         self.top: Dict[str, float] = {}  # side -> the best score seen (up to early_stop_min_delta)
@@ -140,18 +148,20 @@ class JudgeMonitor(keras.callbacks.Callback):
             held = self._judge_samples(self.heldout["z"], self.heldout["requested"])["features"]
             result["kid_heldout"] = mmd2_unbiased(held, self.heldout["features"])
             result["fid_heldout"] = fid(held, self.heldout["features"])
-        edit_conditions = {}
-        for index, a in enumerate(self.attributes):
-            weights = np.zeros((len(self.sources), self.vocab_sizes[a]), dtype="float32")  # zeros = keep
-            rows = np.flatnonzero(self.changed == index)
-            weights[rows, self.targets[rows]] = 1.0
-            edit_conditions[a] = weights
-        result["edit_success"] = self._edit_success(gan.export_editor, edit_conditions)
+        result["edit_success"] = self._edit_success(gan.export_editor, self.edits)
         if gan.export_editor is not gan.editor:
-            result["edit_success_raw"] = self._edit_success(gan.editor, edit_conditions)
+            result["edit_success_raw"] = self._edit_success(gan.editor, self.edits)
+        if self.heldout is not None:
+            result["edit_success_heldout"] = self._edit_success(gan.export_editor, self.heldout_edits)
+            trained, held = len(self.edits["sources"]), len(self.heldout_edits["sources"])
+            result["edit_success_all"] = ((trained * result["edit_success"] + held * result["edit_success_heldout"])
+                                          / (trained + held))
         parts = [result[f"{a}_control_accuracy"] for a in self.attributes] + [result["edit_success"]]  # accuracies
         result["judge_score"] = float(np.mean(parts))
         return result
+
+    def _side_score(self, side: str, result: dict) -> float:
+        return side_score(side, result, self.attributes, self.edit_key)
 
     def _judge_samples(self, z: np.ndarray, requested: Dict[str, np.ndarray]) -> dict:
         """The judge's view of the EMA generator's samples for latents `z` and requested ids."""
@@ -159,12 +169,30 @@ class JudgeMonitor(keras.callbacks.Callback):
         generated = self.model.ema_generator({"z": z, **conditions}, training=False)
         return self.judge(np.asarray(generated, dtype="float32"))
 
-    def _edit_success(self, editor, edit_conditions) -> float:
-        strength = np.ones((len(self.sources), 1), dtype="float32")
-        edited = editor({"image": self.sources, **edit_conditions, "strength": strength}, training=False)
+    def _edit_set(self, rng: np.random.Generator, sources: Dict[str, np.ndarray], pool: Dict[str, np.ndarray],
+                  count: int) -> dict:
+        """The first `count` source images, each with one attribute (a random one) to change to another value,
+        drawn with the pool's frequencies: {"sources", "changed": attribute index, "targets": id, "conditions":
+        the editor's target weights (zeros = keep)}."""
+        count = min(count, len(sources["image"]))
+        changed = rng.integers(0, len(self.attributes), count)
+        targets = np.zeros(count, dtype=np.int64)
+        conditions = {}
+        for index, a in enumerate(self.attributes):
+            rows = np.flatnonzero(changed == index)
+            targets[rows] = draw_edit_targets(rng, np.asarray(sources[a])[:count][rows], pool[a], self.vocab_sizes[a])
+            weights = np.zeros((count, self.vocab_sizes[a]), dtype="float32")
+            weights[rows, targets[rows]] = 1.0
+            conditions[a] = weights
+        return {"sources": sources["image"][:count].astype("float32"), "changed": changed, "targets": targets,
+                "conditions": conditions}
+
+    def _edit_success(self, editor, edits: dict) -> float:
+        strength = np.ones((len(edits["sources"]), 1), dtype="float32")
+        edited = editor({"image": edits["sources"], **edits["conditions"], "strength": strength}, training=False)
         judged_edits = self.judge(np.asarray(edited["image"], dtype="float32"))
-        hits = [np.argmax(judged_edits[f"{self.attributes[c]}_logits"][i]) == self.targets[i]
-                for i, c in enumerate(self.changed)]
+        hits = [np.argmax(judged_edits[f"{self.attributes[c]}_logits"][i]) == edits["targets"][i]
+                for i, c in enumerate(edits["changed"])]
         return float(np.mean(hits))
 
     def _judge_side(self, side: str, result: dict):
@@ -172,7 +200,7 @@ class JudgeMonitor(keras.callbacks.Callback):
         early_stop_min_delta). The editor takes each gain. The generator takes the check that leaves its pick more
         than judge_control_tolerance below the best control seen, or a check inside that tolerance with an FID
         lower than the pick's by judge_fid_min_gain (relative)."""
-        score = side_score(side, result, self.attributes)
+        score = self._side_score(side, result)
         best = self.best.get(side)
         gained = best is None or score > self.top[side] + self.cfg.early_stop_min_delta
         if gained:
@@ -181,7 +209,7 @@ class JudgeMonitor(keras.callbacks.Callback):
         if best is None or side != "generator" or tolerance <= 0:
             return gained, gained
         top = self.top[side]
-        if side_score(side, best, self.attributes) < top - tolerance:  # this check raised the top past the pick
+        if self._side_score(side, best) < top - tolerance:  # this check raised the top past the pick
             return True, True
         closer = result[self.fid_key] < best[self.fid_key] * (1 - self.cfg.judge_fid_min_gain)
         takes = score >= top - tolerance and closer
@@ -204,7 +232,7 @@ class JudgeMonitor(keras.callbacks.Callback):
             if gained:
                 improved.append(side)
         self.checks_without_gain = 0 if improved else self.checks_without_gain + 1
-        bests = ", ".join(f"{side} {side_score(side, best, self.attributes):.3f} at step {best['step']}"
+        bests = ", ".join(f"{side} {self._side_score(side, best):.3f} at step {best['step']}"
                           for side, best in self.best.items())
         log.info("judge at step %d: score %.3f (%s)  %s", self.step, result["judge_score"],
                  ", ".join(f"{k}={v:.3f}" for k, v in result.items() if k not in ("step", "judge_score")),
@@ -244,8 +272,8 @@ class JudgeMonitor(keras.callbacks.Callback):
                 getattr(self.model, name).set_weights(self.best_weights[name])
             self.restored[side] = best["step"]
             log.info("Restored the %s side's weights of step %d (score %.3f; last step %d scored %.3f)", side,
-                     best["step"], side_score(side, best, self.attributes), last["step"],
-                     side_score(side, last, self.attributes))
+                     best["step"], self._side_score(side, best), last["step"],
+                     self._side_score(side, last))
         return {
             "history": self.history,
             "best": {side: best["step"] for side, best in self.best.items()},
@@ -254,7 +282,8 @@ class JudgeMonitor(keras.callbacks.Callback):
             "restored": self.restored,
             "best_checksums": {name: values_checksum(v) for name, v in self.best_weights.items()},
             "samples_per_check": int(len(self.z)),
-            "edits_per_check": int(len(self.sources)),
+            "edits_per_check": int(len(self.edits["sources"])),
             "heldout_per_check": int(len(self.heldout["z"])) if self.heldout is not None else 0,
             "pick_fid": self.fid_key,
+            "pick_edit": self.edit_key,
         }

@@ -64,6 +64,8 @@ HOLDOUT_BUCKETS = 10_000
 RECORDS = ("all", "train", "heldout")
 # judge_pick_fid -> the check's figure that breaks the generator side's control ties (models/judge_monitor.py)
 PICK_FID_KEYS = {"train": "fid", "heldout": "fid_heldout"}
+# judge_pick_edit -> which edits score the editor side ("all": both sets pooled, weighted by their counts)
+PICK_EDIT_SETS = ("train", "heldout", "all")
 
 
 def is_held_out(position, fraction: float):
@@ -81,6 +83,10 @@ def validate_judge_settings(cfg: ModelConfig) -> None:
         raise ValueError(f"judge_pick_fid must be 'train' or 'heldout', got {cfg.judge_pick_fid!r}")
     if cfg.judge_pick_fid == "heldout" and cfg.judge_holdout <= 0:
         raise ValueError("judge_pick_fid='heldout' needs held-out records: set judge_holdout > 0 (e.g. 0.04)")
+    if cfg.judge_pick_edit not in PICK_EDIT_SETS:
+        raise ValueError(f"judge_pick_edit must be one of {PICK_EDIT_SETS}, got {cfg.judge_pick_edit!r}")
+    if cfg.judge_pick_edit != "train" and cfg.judge_holdout <= 0:
+        raise ValueError(f"judge_pick_edit={cfg.judge_pick_edit!r} needs held-out records: set judge_holdout > 0")
 
 
 def make_dataset(patterns, cfg: ModelConfig, batch_size: int, training: bool, augment=None,

@@ -185,3 +185,24 @@ def test_g_cls_real_floor_changes_only_the_generator_step():
     g_moved = max(float(np.abs(a - b).max()) for a, b in zip(runs[0.0][1], runs[1e6][1]))
     d_moved = max(float(np.abs(a - b).max()) for a, b in zip(runs[0.0][2], runs[1e6][2]))
     assert g_moved > 1e-5 and d_moved < 1e-6, (g_moved, d_moved)
+
+
+def test_editor_cls_weight_weighs_only_the_editor_classification_term():
+    """Negative (the default) = cls_weight; 0 drops the editor's classification term from its loss only: after one
+    step G and D are the same, E is not, and the losses differ by exactly cls_weight * e_cls."""
+    base = ModelConfig(resolution=16, z_dim=16, embed_dim=8, gen_channels=32, disc_channels=8, editor_channels=8,
+                       batch_size=4, cls_weight=2.0)
+    runs = {}
+    for weight in (-1.0, 0.0):
+        keras.utils.set_random_seed(0)
+        gan = _gan(base.replace(editor_cls_weight=weight))
+        gan.compile()
+        history = gan.fit(_dataset(16), steps_per_epoch=1, epochs=1, verbose=0).history
+        runs[weight] = (history, gan.generator.get_weights(), gan.discriminator.get_weights(),
+                        gan.editor.get_weights())
+    same, off = runs[-1.0][0], runs[0.0][0]
+    assert same["e_cls"][-1] > 0 and off["e_cls"][-1] == pytest.approx(same["e_cls"][-1], rel=1e-5)
+    assert same["e_loss"][-1] - off["e_loss"][-1] == pytest.approx(2.0 * same["e_cls"][-1], rel=1e-4)
+    moved = {name: max(float(np.abs(a - b).max()) for a, b in zip(runs[-1.0][i], runs[0.0][i]))
+             for i, name in ((1, "G"), (2, "D"), (3, "E"))}
+    assert moved["G"] < 1e-6 and moved["D"] < 1e-6 and moved["E"] > 1e-5, moved

@@ -293,6 +293,8 @@ def test_held_out_records_are_a_fixed_disjoint_part_of_the_training_files(transf
     ({"judge_pick_fid": "heldout"}, "judge_holdout > 0"),
     ({"judge_pick_fid": "eval"}, "'train' or 'heldout'"),
     ({"judge_holdout": 0.5}, r"\[0, 0.5\)"),
+    ({"judge_pick_edit": "heldout"}, "judge_holdout > 0"),
+    ({"judge_pick_edit": "eval", "judge_holdout": 0.25}, "judge_pick_edit must be one of"),
 ])
 def test_bad_holdout_settings_are_refused_before_training(transformed, tmp_path, changes, message):
     path, files = transformed
@@ -310,9 +312,14 @@ def test_judge_monitor_scores_fidelity_on_held_out_records(transformed, judge_di
     monitor = summary["judge_monitor"]
     held = len(_record_keys(make_dataset(path, cfg, 8, training=False, records="heldout")))
     assert monitor["heldout_per_check"] == min(held, 16) and monitor["pick_fid"] == "fid_heldout"
+    assert monitor["pick_edit"] == "edit_success"  # judge_pick_edit's default
     for check in monitor["history"]:
         assert check["fid_heldout"] >= 0.0 and np.isfinite(check["kid_heldout"])
         assert check["fid_heldout"] != check["fid"]  # other real images, other samples
+        # the editor on every held-out record, and both edit sets pooled by their counts (8 training edits)
+        assert 0.0 <= check["edit_success_heldout"] <= 1.0
+        pooled = (8 * check["edit_success"] + min(held, 16) * check["edit_success_heldout"]) / (8 + min(held, 16))
+        assert check["edit_success_all"] == pytest.approx(pooled)
 
 
 @pytest.mark.parametrize("pick_fid, expected", [("train", 2), ("heldout", 3)])
@@ -340,3 +347,31 @@ def test_generator_pick_can_break_ties_by_held_out_fid(transformed, judge_dir, p
         monitor.step = step
         monitor.check()
     assert monitor.best["generator"]["step"] == expected
+
+
+@pytest.mark.parametrize("pick_edit, expected", [("train", 2), ("heldout", 3), ("all", 1)])
+def test_editor_pick_follows_the_chosen_edit_set(transformed, judge_dir, pick_edit, expected):
+    """Three checks; edits of training images favour step 2, of held-out records step 3, both pooled step 1."""
+    from models.export import read_vocabulary
+    from models.judge_monitor import JudgeMonitor, fixed_examples
+    from models.training import build_gan
+
+    path, files = transformed
+    cfg = CFG.replace(judge_every=1, judge_samples=8, judge_holdout=0.25, judge_pick_edit=pick_edit)
+    sizes = {a: len(read_vocabulary(files[a])) for a in ATTRS}
+    scripted = {1: (0.6, 0.6, 0.7), 2: (0.8, 0.3, 0.5), 3: (0.2, 0.7, 0.4)}  # step -> (train, held-out, pooled)
+
+    class ScriptedScores(JudgeMonitor):
+        def score(self):
+            train_edits, held_edits, pooled = scripted[self.step]
+            return {"step": self.step, **{f"{a}_control_accuracy": 0.8 for a in ATTRS}, "fid": 5.0,
+                    "edit_success": train_edits, "edit_success_heldout": held_edits, "edit_success_all": pooled,
+                    "judge_score": 0.8}
+
+    monitor = ScriptedScores(judge_dir, cfg, sizes, fixed_examples(path, cfg, 8, records="train"),
+                             tf.summary.create_noop_writer(), heldout=fixed_examples(path, cfg, 8, records="heldout"))
+    monitor.set_model(build_gan(cfg, sizes))
+    for step in scripted:
+        monitor.step = step
+        monitor.check()
+    assert monitor.best["editor"]["step"] == expected and monitor.finish()["pick_edit"] == monitor.edit_key
