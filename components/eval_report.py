@@ -178,7 +178,7 @@ tr.FAIL td{background:#fde7e7}tr.FAIL td.status{color:#c62828;font-weight:700}
 tr.pass td.status{color:#2e7d32;font-weight:700}td.status{text-align:center}td.note{text-align:left;color:#666}
 table.confusion td{min-width:22px;text-align:center}table.confusion td.n{color:#666}
 th.rot{height:110px;white-space:nowrap;vertical-align:bottom}th.rot div{transform:rotate(-60deg);width:22px}
-.scroll{overflow-x:auto}img.grid{max-width:100%;image-rendering:pixelated;border:1px solid #ccc}
+.scroll{overflow-x:auto}p.warn{background:#fff3e0;border-left:4px solid #ef6c00;padding:6px 10px}img.grid{max-width:100%;image-rendering:pixelated;border:1px solid #ccc}
 """
 
 
@@ -198,7 +198,7 @@ def _training_html(training: Optional[dict]) -> str:
     monitor = training.get("judge_monitor") or {}
     history = monitor.get("history") or []
     if not history:
-        return "".join(parts) + " No judge checks (no judge given, or judge_every = 0).</p>"
+        return "".join(parts) + " No judge checks (no judge given, or judge_every = 0).</p>" + _editor_watch_html(training)
     best = monitor.get("best") or {}
     if "step" in best:  # a model trained before the generator and the editor kept separate bests
         best = {"generator": best["step"], "editor": best["step"]}
@@ -210,12 +210,18 @@ def _training_html(training: Optional[dict]) -> str:
     heldout = monitor.get("heldout_per_check") or 0
     held = (f", plus {heldout} generated for the label combinations of {heldout} training records held out of "
             f"training (fid_heldout, kid_heldout)" if heldout else "")
+    held_edits = f", plus one edit of each held-out record (edit_success_heldout)" \
+        if any("edit_success_heldout" in check for check in history) else ""
+    edit_sets = {"edit_success_heldout": "the held-out records' edits",
+                 "edit_success_all": "both edit sets pooled (edit_success_all)"}
+    edit_pick = (f" The editor's best check is the one with the highest edit success on "
+                 f"{edit_sets[monitor['pick_edit']]}." if monitor.get("pick_edit") in edit_sets else "")
     tie = (" Checks within the control tolerance go to the lower "
            f"{'held-out' if monitor.get('pick_fid') == 'fid_heldout' else 'training-image'} FID." if "pick_fid" in
            monitor else "")
     parts.append(f" Judge checks every {history[1]['step'] - history[0]['step'] if len(history) > 1 else '?'} "
                  f"steps on {monitor.get('samples_per_check', '?')} generated images{held} and "
-                 f"{monitor.get('edits_per_check', '?')} edits; {exported}.{tie}</p>")
+                 f"{monitor.get('edits_per_check', '?')} edits{held_edits}; {exported}.{tie}{edit_pick}</p>")
     columns = [k for k in history[0] if k not in ("step", "judge_score")] + ["judge_score"]
     header = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
     rows = []
@@ -226,7 +232,19 @@ def _training_html(training: Optional[dict]) -> str:
         label = f" (best {' + '.join(marks)})" if marks else ""
         rows.append(f"<tr{mark}><td class='name'>{check['step']}{label}</td>{cells}</tr>")
     parts.append(f"<table><tr><th class='name'>step</th>{header}</tr>{''.join(rows)}</table>")
-    return "".join(parts)
+    return "".join(parts) + _editor_watch_html(training)
+
+
+def _editor_watch_html(training: dict) -> str:
+    """A warning paragraph when the editor's keep-mask saturated during training (models/editor_watch.py)."""
+    watch = training.get("editor_watch") or {}
+    if not watch.get("identity_steps"):
+        return ""
+    stretches = ", ".join(f"{first}-{last}" for first, last in watch.get("identity_stretches", []))
+    end = "; it was still collapsed at the end, so the exported editor may copy its input" \
+        if watch.get("collapsed_at_end") else ""
+    return (f"<p class='warn'>The editor's edits were copies of their input (keep-mask &ge; 0.99, identity "
+            f"collapse) for {watch['identity_steps']} steps (steps {stretches}){end}.</p>")
 
 
 def _write_summary(path: str, blessed: bool, reasons: List[str], rows: List[dict], grid: Optional[np.ndarray]):

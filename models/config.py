@@ -40,7 +40,8 @@ class ModelConfig:
     r1_every: int = 1  # lazy R1: penalise every N discriminator steps (scaled by N)
     cls_weight: float = 1.0
     # The editor's target-attribute classification weight (its e_cls term); negative = cls_weight. Recolours are
-    # the weak half of edit success (71-75 % against 82-86 % for category edits in 60-minute cpu-quick runs).
+    # the weak half of edit success (71-75 % against 82-86 % for category edits in 60-minute cpu-quick runs). At 4
+    # (cls_weight 2) two 60-minute runs read 79.5 and 80.0 %, recolours 75 %: no gain (session 20).
     editor_cls_weight: float = -1.0
     pair_weight: float = 10.0  # co-design: E(G(z, c1), c2) ~ G(z, c2)
     cycle_weight: float = 1.0  # E(E(x, c2), c1) ~ x; at 10 the cycle term collapsed the editor to identity
@@ -63,6 +64,12 @@ class ModelConfig:
     # KID 0.025, category control 0.94 x the judge; G's CE on its samples still fell as far as without it. On in
     # cpu-quick since session 19 (three runs: 2.97-3.52 x against 3.70-4.51 x without).
     g_cls_real_floor: float = 0.0
+    # Matching-aware D (Reed et al. 2016): each step D also sees the batch's real images with another image's labels
+    # (rolled by one in the batch) as fakes, at this weight in its hinge loss. A lead from session 20: two 60-minute
+    # cpu-quick runs whose editor returned its input for ~1,000 early steps, so that D saw real images with the edits'
+    # target labels as fakes, each beat the same settings' other run on FID (2.25 vs 2.97 x; 3.87 vs 4.51 x).
+    # 0 = off (not yet measured on its own).
+    d_mismatch_weight: float = 0.0
     # ProGAN's minibatch standard deviation before D's last conv, over contiguous groups of this many images:
     # D sees when a group of samples looks alike. 0 = off.
     minibatch_std_group: int = 0

@@ -11,7 +11,9 @@ The editor learns from
     one attribute and keeps the rest, as recolour and change-category requests do.
 Optional (off by default): TAC-GAN's twin classifier on D (cfg.twin_cls_weight), mode seeking for G, and a floor
 on G's classification term at the real images' cross-entropy (cfg.g_cls_real_floor). The editor's classification
-term has its own weight when cfg.editor_cls_weight >= 0 (else cfg.cls_weight).
+term has its own weight when cfg.editor_cls_weight >= 0 (else cfg.cls_weight). With cfg.d_mismatch_weight D also
+learns to call real images fake when paired with another image's labels (the "wrong pairs" of matching-aware
+discriminators, Reed et al. 2016), so its realism output depends on the labels matching the image.
 Losses are averaged per replica and divided by the replica count, since gradients are summed across replicas.
 """
 from typing import Dict, Mapping, Optional
@@ -69,7 +71,8 @@ class VitrineGAN(keras.Model):
         self.ema_editor.set_weights(editor.get_weights())
         self.ema_editor.trainable = False
         names = ["d_loss", "g_loss", "e_loss", "d_real", "d_fake", "r1", "d_cls", "g_cls", "e_adv", "e_cls",
-                 "pair_l1", "cycle_l1", "mask_mean", "mode_seeking", "d_twin", "g_twin", "g_cls_loss"]
+                 "pair_l1", "cycle_l1", "mask_mean", "mode_seeking", "d_twin", "g_twin", "g_cls_loss",
+                 "d_mismatch"]
         self.trackers = {n: keras.metrics.Mean(name=n) for n in names}
         # The sub-networks are built; without this, fit() under a distribution strategy would try to build
         # the model by calling it on a training batch, which is not a generator input.
@@ -210,14 +213,21 @@ class VitrineGAN(keras.Model):
             with tape.stop_recording():
                 images = tf.concat([real, tf.stop_gradient(fake), tf.stop_gradient(edited)], 0)
                 conds = cat(c_real, c_gen, c_tgt_eff)
+                if cfg.d_mismatch_weight > 0:  # real images with another image's labels, as fakes
+                    images = tf.concat([images, real], 0)
+                    conds = cat(conds, {a: tf.roll(c_real[a], shift=1, axis=0) for a in self.attributes})
                 with tf.GradientTape() as d_tape:
                     augmented = self._augment(images)
                     out = self._d(augmented, conds)
                     r1 = self._lazy_r1(augmented[:batch], c_real)
                     adv = out["adv"]
                     d_real, d_fake_g = losses.d_hinge(adv[:batch], adv[batch:2 * batch])
-                    _, d_fake_e = losses.d_hinge(adv[:batch], adv[2 * batch:])
+                    _, d_fake_e = losses.d_hinge(adv[:batch], adv[2 * batch:3 * batch])
                     d_adv = tf.reduce_mean(d_real) + 0.5 * (tf.reduce_mean(d_fake_g) + tf.reduce_mean(d_fake_e))
+                    d_mismatch = tf.constant(0.0)
+                    if cfg.d_mismatch_weight > 0:
+                        d_mismatch = tf.reduce_mean(losses.d_hinge(adv[:batch], adv[3 * batch:])[1])
+                        d_adv += cfg.d_mismatch_weight * d_mismatch
                     real_ce = {a: tf.reduce_mean(losses.soft_cross_entropy(c_real[a], out[a][:batch]))
                                for a in self.attributes}
                     d_cls = tf.add_n(list(real_ce.values()))
@@ -268,7 +278,7 @@ class VitrineGAN(keras.Model):
                   "d_fake": 0.5 * (tf.reduce_mean(d_fake_g) + tf.reduce_mean(d_fake_e)), "r1": r1, "d_cls": d_cls,
                   "g_cls": g_cls, "e_adv": e_adv, "e_cls": e_cls, "pair_l1": pair_l1, "cycle_l1": cycle_l1,
                   "mask_mean": tf.reduce_mean(edit_out["mask"]), "mode_seeking": mode_seeking,
-                  "d_twin": d_twin, "g_twin": g_twin, "g_cls_loss": g_cls_loss}
+                  "d_twin": d_twin, "g_twin": g_twin, "g_cls_loss": g_cls_loss, "d_mismatch": d_mismatch}
         for name, value in values.items():
             self.trackers[name].update_state(value)
         return {name: tracker.result() for name, tracker in self.trackers.items()}

@@ -23,6 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from models.config import ModelConfig
+from models.editor_watch import EditorIdentityWatch
 from models.export import export_saved_model, read_vocabulary
 
 KERAS_WEIGHTS_DIR = os.path.join("assets.extra", "keras")
@@ -258,6 +259,7 @@ class ProgressLogger(keras.callbacks.Callback):
         self.last_logs = {}
         self.stopped_early = False
         self.floor_warned = False  # logged once: the budget ran out before min_train_steps
+        self.editor_watch = EditorIdentityWatch(start_step=start_step)
 
     def on_train_batch_end(self, batch, logs=None):
         self.step += 1
@@ -277,6 +279,8 @@ class ProgressLogger(keras.callbacks.Callback):
             losses = " ".join(f"{k}={v:.3f}" for k, v in sorted(logs.items()))
             log.info("step %d/%d (%.0f%%)  %.1f img/s  ETA %.0fs  %s", self.step, self.total,
                      100.0 * self.step / self.total, rate, eta, losses)
+            if "mask_mean" in logs:
+                self.editor_watch.update(self.step, logs["mask_mean"])
             with self.writer.as_default(step=self.step):
                 for key, value in logs.items():
                     tf.summary.scalar(key, value)
@@ -454,6 +458,7 @@ def train(
         "train_seconds": round(seconds, 2),
         "images_per_second": round((progress.step - start_step) * global_batch / seconds, 2) if seconds > 0 else None,
         "final_losses": progress.last_logs,
+        "editor_watch": progress.editor_watch.summary(),
         "final_lr_multiplier": decay.multiplier if decay else 1.0,
         "replicas": strategy.num_replicas_in_sync,
     }

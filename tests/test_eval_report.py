@@ -124,6 +124,20 @@ def test_report_shows_how_the_model_trained_and_the_judge_checks(tmp_path):
     page = open(eval_report.write_report(str(tmp_path / "held"), METRICS, THRESHOLDS, None, True, [], {}, {},
                                          training=training), encoding="utf-8").read()
     assert "240 training records held out of training" in page and "go to the lower held-out FID" in page
+    assert "held-out record" not in page and "editor's best check" not in page  # edits picked as before
+    # held-out edits in the checks, and the editor picked on both edit sets pooled
+    for check in checks:
+        check.update(edit_success_heldout=0.5, edit_success_all=0.5)
+    training["judge_monitor"].update(pick_edit="edit_success_all")
+    page = open(eval_report.write_report(str(tmp_path / "held_edits"), METRICS, THRESHOLDS, None, True, [], {}, {},
+                                         training=training), encoding="utf-8").read()
+    assert "one edit of each held-out record" in page and "both edit sets pooled" in page
+    assert "identity collapse" not in page  # the editor edited throughout
+    # an editor whose keep-mask saturated for a while gets a warning paragraph with the steps
+    training["editor_watch"] = {"identity_steps": 800, "identity_stretches": [[101, 900]], "collapsed_at_end": False}
+    page = open(eval_report.write_report(str(tmp_path / "collapsed"), METRICS, THRESHOLDS, None, True, [], {}, {},
+                                         training=training), encoding="utf-8").read()
+    assert "identity collapse) for 800 steps (steps 101-900)." in page and "still collapsed" not in page
     # a summary written before the two sides kept separate bests: one step for both
     training["judge_monitor"].update(best=checks[1], restored={})
     page = open(eval_report.write_report(str(tmp_path / "old"), METRICS, THRESHOLDS, None, True, [], {}, {},

@@ -206,3 +206,22 @@ def test_editor_cls_weight_weighs_only_the_editor_classification_term():
     moved = {name: max(float(np.abs(a - b).max()) for a, b in zip(runs[-1.0][i], runs[0.0][i]))
              for i, name in ((1, "G"), (2, "D"), (3, "E"))}
     assert moved["G"] < 1e-6 and moved["D"] < 1e-6 and moved["E"] > 1e-5, moved
+
+
+def test_d_mismatch_term_trains_d_on_real_images_with_wrong_labels_only_when_on():
+    """Off, the term is exactly 0 and D's first step is the plain one; on, D's loss has a finite positive
+    mismatch hinge (real images with the batch's labels rolled by one, as fakes) and its first step differs."""
+    base = ModelConfig(resolution=16, z_dim=16, embed_dim=8, gen_channels=32, disc_channels=8, editor_channels=8,
+                       batch_size=4)
+    runs = {}
+    for weight in (0.0, 1.0):
+        keras.utils.set_random_seed(0)
+        gan = _gan(base.replace(d_mismatch_weight=weight))
+        gan.compile()
+        history = gan.fit(_dataset(16), steps_per_epoch=1, epochs=1, verbose=0).history
+        runs[weight] = (history, gan.discriminator.get_weights())
+    assert runs[0.0][0]["d_mismatch"][-1] == 0.0
+    on = runs[1.0][0]["d_mismatch"][-1]
+    assert np.isfinite(on) and on > 0.0
+    assert runs[1.0][0]["d_loss"][-1] != pytest.approx(runs[0.0][0]["d_loss"][-1])
+    assert max(float(np.abs(a - b).max()) for a, b in zip(runs[0.0][1], runs[1.0][1])) > 1e-6

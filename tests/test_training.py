@@ -313,6 +313,8 @@ def test_judge_monitor_scores_fidelity_on_held_out_records(transformed, judge_di
     held = len(_record_keys(make_dataset(path, cfg, 8, training=False, records="heldout")))
     assert monitor["heldout_per_check"] == min(held, 16) and monitor["pick_fid"] == "fid_heldout"
     assert monitor["pick_edit"] == "edit_success"  # judge_pick_edit's default
+    # the logged keep-mask means reach the editor watch (a 2-step editor starts at m ~ 0.05: no collapse)
+    assert summary["editor_watch"] == {"identity_steps": 0, "identity_stretches": [], "collapsed_at_end": False}
     for check in monitor["history"]:
         assert check["fid_heldout"] >= 0.0 and np.isfinite(check["kid_heldout"])
         assert check["fid_heldout"] != check["fid"]  # other real images, other samples
