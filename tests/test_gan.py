@@ -167,61 +167,57 @@ def test_excess_over_stops_at_the_floor_and_passes_no_gradient_to_it():
     assert tape.gradient(out, floor) is None  # the real images' cross-entropy is a target, not a loss for D
 
 
+SMALL = ModelConfig(resolution=16, z_dim=16, embed_dim=8, gen_channels=32, disc_channels=8, editor_channels=8,
+                    batch_size=4, cls_weight=2.0)
+
+
+def _first_steps(**settings):
+    """For each {field: value} of `settings`' one field, one training step from the same seed on SMALL with it:
+    {value: (history, {"G": weights, "D": weights, "E": weights})}."""
+    (field, values), = settings.items()
+    runs = {}
+    for value in values:
+        keras.utils.set_random_seed(0)
+        gan = _gan(SMALL.replace(**{field: value}))
+        gan.compile()
+        history = gan.fit(_dataset(16), steps_per_epoch=1, epochs=1, verbose=0).history
+        runs[value] = (history, {"G": gan.generator.get_weights(), "D": gan.discriminator.get_weights(),
+                                 "E": gan.editor.get_weights()})
+    return runs
+
+
+def _moved(run_a, run_b, network: str) -> float:
+    return max(float(np.abs(a - b).max()) for a, b in zip(run_a[1][network], run_b[1][network]))
+
+
 def test_g_cls_real_floor_changes_only_the_generator_step():
     """Off, G minimises its classification cross-entropy as reported (g_cls_loss == g_cls); with a floor far above
     any cross-entropy, the term is 0 and G's first step differs while D's, taken before it, is the same."""
-    base = ModelConfig(resolution=16, z_dim=16, embed_dim=8, gen_channels=32, disc_channels=8, editor_channels=8,
-                       batch_size=4, cls_weight=2.0)
-    runs = {}
-    for floor in (0.0, 1e6):
-        keras.utils.set_random_seed(0)
-        gan = _gan(base.replace(g_cls_real_floor=floor))
-        gan.compile()
-        history = gan.fit(_dataset(16), steps_per_epoch=1, epochs=1, verbose=0).history
-        runs[floor] = (history, gan.generator.get_weights(), gan.discriminator.get_weights())
+    runs = _first_steps(g_cls_real_floor=(0.0, 1e6))
     off, floored = runs[0.0][0], runs[1e6][0]
     assert off["g_cls_loss"][-1] == pytest.approx(off["g_cls"][-1]) and off["g_cls"][-1] > 0
     assert floored["g_cls_loss"][-1] == 0.0 and floored["g_cls"][-1] > 0
-    g_moved = max(float(np.abs(a - b).max()) for a, b in zip(runs[0.0][1], runs[1e6][1]))
-    d_moved = max(float(np.abs(a - b).max()) for a, b in zip(runs[0.0][2], runs[1e6][2]))
+    g_moved, d_moved = _moved(runs[0.0], runs[1e6], "G"), _moved(runs[0.0], runs[1e6], "D")
     assert g_moved > 1e-5 and d_moved < 1e-6, (g_moved, d_moved)
 
 
 def test_editor_cls_weight_weighs_only_the_editor_classification_term():
     """Negative (the default) = cls_weight; 0 drops the editor's classification term from its loss only: after one
     step G and D are the same, E is not, and the losses differ by exactly cls_weight * e_cls."""
-    base = ModelConfig(resolution=16, z_dim=16, embed_dim=8, gen_channels=32, disc_channels=8, editor_channels=8,
-                       batch_size=4, cls_weight=2.0)
-    runs = {}
-    for weight in (-1.0, 0.0):
-        keras.utils.set_random_seed(0)
-        gan = _gan(base.replace(editor_cls_weight=weight))
-        gan.compile()
-        history = gan.fit(_dataset(16), steps_per_epoch=1, epochs=1, verbose=0).history
-        runs[weight] = (history, gan.generator.get_weights(), gan.discriminator.get_weights(),
-                        gan.editor.get_weights())
+    runs = _first_steps(editor_cls_weight=(-1.0, 0.0))
     same, off = runs[-1.0][0], runs[0.0][0]
     assert same["e_cls"][-1] > 0 and off["e_cls"][-1] == pytest.approx(same["e_cls"][-1], rel=1e-5)
     assert same["e_loss"][-1] - off["e_loss"][-1] == pytest.approx(2.0 * same["e_cls"][-1], rel=1e-4)
-    moved = {name: max(float(np.abs(a - b).max()) for a, b in zip(runs[-1.0][i], runs[0.0][i]))
-             for i, name in ((1, "G"), (2, "D"), (3, "E"))}
+    moved = {name: _moved(runs[-1.0], runs[0.0], name) for name in ("G", "D", "E")}
     assert moved["G"] < 1e-6 and moved["D"] < 1e-6 and moved["E"] > 1e-5, moved
 
 
 def test_d_mismatch_term_trains_d_on_real_images_with_wrong_labels_only_when_on():
     """Off, the term is exactly 0 and D's first step is the plain one; on, D's loss has a finite positive
     mismatch hinge (real images with the batch's labels rolled by one, as fakes) and its first step differs."""
-    base = ModelConfig(resolution=16, z_dim=16, embed_dim=8, gen_channels=32, disc_channels=8, editor_channels=8,
-                       batch_size=4)
-    runs = {}
-    for weight in (0.0, 1.0):
-        keras.utils.set_random_seed(0)
-        gan = _gan(base.replace(d_mismatch_weight=weight))
-        gan.compile()
-        history = gan.fit(_dataset(16), steps_per_epoch=1, epochs=1, verbose=0).history
-        runs[weight] = (history, gan.discriminator.get_weights())
+    runs = _first_steps(d_mismatch_weight=(0.0, 1.0))
     assert runs[0.0][0]["d_mismatch"][-1] == 0.0
     on = runs[1.0][0]["d_mismatch"][-1]
     assert np.isfinite(on) and on > 0.0
     assert runs[1.0][0]["d_loss"][-1] != pytest.approx(runs[0.0][0]["d_loss"][-1])
-    assert max(float(np.abs(a - b).max()) for a, b in zip(runs[0.0][1], runs[1.0][1])) > 1e-6
+    assert _moved(runs[0.0], runs[1.0], "D") > 1e-6

@@ -324,56 +324,46 @@ def test_judge_monitor_scores_fidelity_on_held_out_records(transformed, judge_di
         assert check["edit_success_all"] == pytest.approx(pooled)
 
 
-@pytest.mark.parametrize("pick_fid, expected", [("train", 2), ("heldout", 3)])
-def test_generator_pick_can_break_ties_by_held_out_fid(transformed, judge_dir, pick_fid, expected):
-    """Three checks tie on control; the training-image FID favours step 2, the held-out FID step 3."""
+def _run_scripted_checks(transformed, judge_dir, cfg, scores):
+    """A held-out judge monitor whose checks return `scores[step]` (plus control 0.8 per attribute) at steps 1..n,
+    checked in order; returns the monitor."""
     from models.export import read_vocabulary
     from models.judge_monitor import JudgeMonitor, fixed_examples
     from models.training import build_gan
 
     path, files = transformed
-    cfg = CFG.replace(judge_every=1, judge_samples=8, judge_holdout=0.25, judge_pick_fid=pick_fid)
     sizes = {a: len(read_vocabulary(files[a])) for a in ATTRS}
-    scripted = {1: (5.0, 5.0), 2: (3.0, 6.0), 3: (4.0, 4.0)}  # step -> (fid, fid_heldout)
 
     class ScriptedScores(JudgeMonitor):
         def score(self):
-            fid, fid_heldout = scripted[self.step]
-            return {"step": self.step, **{f"{a}_control_accuracy": 0.8 for a in ATTRS}, "edit_success": 0.5,
-                    "fid": fid, "fid_heldout": fid_heldout, "judge_score": 0.8}
+            return {"step": self.step, **{f"{a}_control_accuracy": 0.8 for a in ATTRS}, "judge_score": 0.8,
+                    **scores[self.step]}
 
     monitor = ScriptedScores(judge_dir, cfg, sizes, fixed_examples(path, cfg, 8, records="train"),
                              tf.summary.create_noop_writer(), heldout=fixed_examples(path, cfg, 8, records="heldout"))
     monitor.set_model(build_gan(cfg, sizes))
-    for step in scripted:
+    for step in sorted(scores):
         monitor.step = step
         monitor.check()
+    return monitor
+
+
+@pytest.mark.parametrize("pick_fid, expected", [("train", 2), ("heldout", 3)])
+def test_generator_pick_can_break_ties_by_held_out_fid(transformed, judge_dir, pick_fid, expected):
+    """Three checks tie on control; the training-image FID favours step 2, the held-out FID step 3."""
+    cfg = CFG.replace(judge_every=1, judge_samples=8, judge_holdout=0.25, judge_pick_fid=pick_fid)
+    scripted = {1: (5.0, 5.0), 2: (3.0, 6.0), 3: (4.0, 4.0)}  # step -> (fid, fid_heldout)
+    scores = {step: {"edit_success": 0.5, "fid": fid, "fid_heldout": held} for step, (fid, held) in scripted.items()}
+    monitor = _run_scripted_checks(transformed, judge_dir, cfg, scores)
     assert monitor.best["generator"]["step"] == expected
 
 
 @pytest.mark.parametrize("pick_edit, expected", [("train", 2), ("heldout", 3), ("all", 1)])
 def test_editor_pick_follows_the_chosen_edit_set(transformed, judge_dir, pick_edit, expected):
     """Three checks; edits of training images favour step 2, of held-out records step 3, both pooled step 1."""
-    from models.export import read_vocabulary
-    from models.judge_monitor import JudgeMonitor, fixed_examples
-    from models.training import build_gan
-
-    path, files = transformed
     cfg = CFG.replace(judge_every=1, judge_samples=8, judge_holdout=0.25, judge_pick_edit=pick_edit)
-    sizes = {a: len(read_vocabulary(files[a])) for a in ATTRS}
     scripted = {1: (0.6, 0.6, 0.7), 2: (0.8, 0.3, 0.5), 3: (0.2, 0.7, 0.4)}  # step -> (train, held-out, pooled)
-
-    class ScriptedScores(JudgeMonitor):
-        def score(self):
-            train_edits, held_edits, pooled = scripted[self.step]
-            return {"step": self.step, **{f"{a}_control_accuracy": 0.8 for a in ATTRS}, "fid": 5.0,
-                    "edit_success": train_edits, "edit_success_heldout": held_edits, "edit_success_all": pooled,
-                    "judge_score": 0.8}
-
-    monitor = ScriptedScores(judge_dir, cfg, sizes, fixed_examples(path, cfg, 8, records="train"),
-                             tf.summary.create_noop_writer(), heldout=fixed_examples(path, cfg, 8, records="heldout"))
-    monitor.set_model(build_gan(cfg, sizes))
-    for step in scripted:
-        monitor.step = step
-        monitor.check()
+    scores = {step: {"fid": 5.0, "edit_success": train, "edit_success_heldout": held, "edit_success_all": pooled}
+              for step, (train, held, pooled) in scripted.items()}
+    monitor = _run_scripted_checks(transformed, judge_dir, cfg, scores)
     assert monitor.best["editor"]["step"] == expected and monitor.finish()["pick_edit"] == monitor.edit_key
