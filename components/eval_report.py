@@ -198,7 +198,8 @@ def _training_html(training: Optional[dict]) -> str:
     monitor = training.get("judge_monitor") or {}
     history = monitor.get("history") or []
     if not history:
-        return "".join(parts) + " No judge checks (no judge given, or judge_every = 0).</p>" + _editor_watch_html(training)
+        return ("".join(parts) + " No judge checks (no judge given, or judge_every = 0).</p>"
+                + _editor_watch_html(training))
     best = monitor.get("best") or {}
     if "step" in best:  # a model trained before the generator and the editor kept separate bests
         best = {"generator": best["step"], "editor": best["step"]}
@@ -210,7 +211,7 @@ def _training_html(training: Optional[dict]) -> str:
     heldout = monitor.get("heldout_per_check") or 0
     held = (f", plus {heldout} generated for the label combinations of {heldout} training records held out of "
             f"training (fid_heldout, kid_heldout)" if heldout else "")
-    held_edits = f", plus one edit of each held-out record (edit_success_heldout)" \
+    held_edits = ", plus one edit of each held-out record (edit_success_heldout)" \
         if any("edit_success_heldout" in check for check in history) else ""
     edit_sets = {"edit_success_heldout": "the held-out records' edits",
                  "edit_success_all": "both edit sets pooled (edit_success_all)"}
