@@ -6,14 +6,17 @@ moved, as a Markdown table.
 
 The check rows come from the judge monitor's history (256 generated images per check, judge space, against the
 fixed training images): the lowest check FID and its step show when the generator stopped improving, the last
-check how far it drifted after; with `model.judge_holdout` the same for the held-out records' FID, and the editor's
-check edit success on held-out records beside the training images'. Standard library only.
+check how far it drifted after; with `model.judge_holdout` the same for the held-out records' FID, that FID at
+equal steps (every 1,000, the last check at or before each) so arms of different speed compare step for step, and
+the editor's check edit success on held-out records beside the training images'. Standard library only.
 """
 import argparse
 import json
 import pathlib
 import sys
 from typing import Dict, List, Optional
+
+EQUAL_STEPS = (1000, 2000, 3000, 4000, 5000, 6000)
 
 
 def _metric(result: dict, name: str) -> Optional[float]:
@@ -27,6 +30,13 @@ def _ci(result: dict, name: str) -> str:
     if value is None:
         return "–"
     return f"{100 * value:.1f} % [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]" if ci else f"{100 * value:.1f} %"
+
+
+def _at_step(checks: List[dict], step: int) -> str:
+    """The held-out FID of the last check at or before `step`; "–" when the run never got that far."""
+    if checks[-1]["step"] < step:
+        return "–"
+    return f"{[h for h in checks if h['step'] <= step][-1]['fid_heldout']:.2f}"
 
 
 def summarize(result: dict) -> Dict[str, str]:
@@ -49,6 +59,8 @@ def summarize(result: dict) -> Dict[str, str]:
         lowest = min(held, key=lambda h: h["fid_heldout"])
         column["lowest held-out check FID (step)"] = f"{lowest['fid_heldout']:.2f} ({lowest['step']})"
         column["last held-out check FID (step)"] = f"{held[-1]['fid_heldout']:.2f} ({held[-1]['step']})"
+        column["held-out check FID at " + " / ".join(f"{s // 1000}k" for s in EQUAL_STEPS)] = " / ".join(
+            _at_step(held, step) for step in EQUAL_STEPS)
     edits = [h for h in history if h.get("edit_success_heldout") is not None]
     if edits:  # the exported editor on training images vs held-out records, at its best and last check
         for label, check in (("best", max(edits, key=lambda h: h["edit_success_heldout"])), ("last", edits[-1])):

@@ -40,6 +40,10 @@ def test_held_out_checks_and_a_rescored_checkpoint_get_their_own_rows():
     assert column["lowest held-out check FID (step)"] == "3.95 (2300)"
     assert column["last held-out check FID (step)"] == "5.34 (6118)"
     assert column["exported G / E check"] == "2300 / 4200"
+    assert column["held-out check FID at 1k / 2k / 3k / 4k / 5k / 6k"] == "6.45 / 4.31 / 4.25 / 4.69 / 4.96 / 5.30"
+    seed1 = summarize(json.loads((RESULTS / "train_quality_cpu-quick_s19_60min_floor_heldout_pick_seed1.json")
+                                 .read_text()))
+    assert seed1["held-out check FID at 1k / 2k / 3k / 4k / 5k / 6k"].endswith(" / 4.02 / –")  # stopped before 6,000
     assert "lowest held-out check FID (step)" not in summarize(json.loads(S16.read_text()))
     rescored = summarize(json.loads(S19_LAST.read_text()))
     assert rescored["exported G / E check"] == "checkpoint 6000 (no pick)" and rescored["FID / floor"] == "4.78 ×"
