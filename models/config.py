@@ -68,8 +68,12 @@ class ModelConfig:
     # (rolled by one in the batch) as fakes, at this weight in its hinge loss. A lead from session 20: two 60-minute
     # cpu-quick runs whose editor returned its input for ~1,000 early steps, so that D saw real images with the edits'
     # target labels as fakes, each beat the same settings' other run on FID (2.25 vs 2.97 x; 3.87 vs 4.51 x).
-    # 0 = off (not yet measured on its own).
+    # 0.5 with seed 1 (…_s21_60min_mismatch05_seed1.json): 2.81 x against 2.97 x without; off by default.
     d_mismatch_weight: float = 0.0
+    # Which wrong labels the mismatch term pairs the real images with: "roll" (the batch's labels rolled by one, so
+    # mostly every attribute wrong) or "edit" (the step's edit targets: usually one or two attributes changed and
+    # the rest kept, what the collapsed editors above showed D).
+    d_mismatch_labels: str = "roll"
     # ProGAN's minibatch standard deviation before D's last conv, over contiguous groups of this many images:
     # D sees when a group of samples looks alike. 0 = off.
     minibatch_std_group: int = 0

@@ -13,7 +13,8 @@ Optional (off by default): TAC-GAN's twin classifier on D (cfg.twin_cls_weight),
 on G's classification term at the real images' cross-entropy (cfg.g_cls_real_floor). The editor's classification
 term has its own weight when cfg.editor_cls_weight >= 0 (else cfg.cls_weight). With cfg.d_mismatch_weight D also
 learns to call real images fake when paired with another image's labels (the "wrong pairs" of matching-aware
-discriminators, Reed et al. 2016), so its realism output depends on the labels matching the image.
+discriminators, Reed et al. 2016), so its realism output depends on the labels matching the image; the wrong
+labels are the batch's rolled by one, or with cfg.d_mismatch_labels="edit" the step's edit targets.
 Losses are averaged per replica and divided by the replica count, since gradients are summed across replicas.
 """
 from typing import Dict, Mapping, Optional
@@ -25,6 +26,8 @@ from models import losses
 from models.augment import diff_augment, parse_policy
 from models.config import ModelConfig
 from models.networks import twin_output
+
+MISMATCH_LABELS = ("roll", "edit")  # cfg.d_mismatch_labels: the batch's labels rolled by one, or the edit targets
 
 
 def one_hot_conditions(ids: Mapping[str, tf.Tensor], vocab_sizes: Mapping[str, int]) -> Dict[str, tf.Tensor]:
@@ -63,6 +66,8 @@ class VitrineGAN(keras.Model):
         self.attributes = tuple(cfg.condition_attributes)
         self.vocab_sizes = {a: int(vocab_sizes[a]) for a in self.attributes}
         parse_policy(cfg.diffaugment)
+        if cfg.d_mismatch_labels not in MISMATCH_LABELS:
+            raise ValueError(f"d_mismatch_labels must be one of {MISMATCH_LABELS}, got {cfg.d_mismatch_labels!r}")
         self.editor_cls_weight = cfg.cls_weight if cfg.editor_cls_weight < 0 else cfg.editor_cls_weight
         self.ema_generator = keras.models.clone_model(generator)
         self.ema_generator.set_weights(generator.get_weights())
@@ -213,9 +218,11 @@ class VitrineGAN(keras.Model):
             with tape.stop_recording():
                 images = tf.concat([real, tf.stop_gradient(fake), tf.stop_gradient(edited)], 0)
                 conds = cat(c_real, c_gen, c_tgt_eff)
-                if cfg.d_mismatch_weight > 0:  # real images with another image's labels, as fakes
+                if cfg.d_mismatch_weight > 0:  # real images with other labels, as fakes
                     images = tf.concat([images, real], 0)
-                    conds = cat(conds, {a: tf.roll(c_real[a], shift=1, axis=0) for a in self.attributes})
+                    wrong = (c_tgt_eff if cfg.d_mismatch_labels == "edit"
+                             else {a: tf.roll(c_real[a], shift=1, axis=0) for a in self.attributes})
+                    conds = cat(conds, wrong)
                 with tf.GradientTape() as d_tape:
                     augmented = self._augment(images)
                     out = self._d(augmented, conds)

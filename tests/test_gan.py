@@ -171,14 +171,14 @@ SMALL = ModelConfig(resolution=16, z_dim=16, embed_dim=8, gen_channels=32, disc_
                     batch_size=4, cls_weight=2.0)
 
 
-def _first_steps(**settings):
-    """For each {field: value} of `settings`' one field, one training step from the same seed on SMALL with it:
+def _first_steps(base=SMALL, **settings):
+    """For each {field: value} of `settings`' one field, one training step from the same seed on `base` with it:
     {value: (history, {"G": weights, "D": weights, "E": weights})}."""
     (field, values), = settings.items()
     runs = {}
     for value in values:
         keras.utils.set_random_seed(0)
-        gan = _gan(SMALL.replace(**{field: value}))
+        gan = _gan(base.replace(**{field: value}))
         gan.compile()
         history = gan.fit(_dataset(16), steps_per_epoch=1, epochs=1, verbose=0).history
         runs[value] = (history, {"G": gan.generator.get_weights(), "D": gan.discriminator.get_weights(),
@@ -221,3 +221,14 @@ def test_d_mismatch_term_trains_d_on_real_images_with_wrong_labels_only_when_on(
     assert np.isfinite(on) and on > 0.0
     assert runs[1.0][0]["d_loss"][-1] != pytest.approx(runs[0.0][0]["d_loss"][-1])
     assert _moved(runs[0.0], runs[1.0], "D") > 1e-6
+
+
+def test_d_mismatch_labels_choose_the_wrong_pairs_and_bad_values_are_refused():
+    """"edit" pairs the real images with the step's edit targets instead of the rolled labels: with the same seed
+    and weight, D sees other conditions, so its mismatch hinge and its step differ; anything else is refused."""
+    runs = _first_steps(SMALL.replace(d_mismatch_weight=1.0), d_mismatch_labels=("roll", "edit"))
+    edit = runs["edit"][0]["d_mismatch"][-1]
+    assert np.isfinite(edit) and edit > 0.0 and edit != pytest.approx(runs["roll"][0]["d_mismatch"][-1])
+    assert _moved(runs["roll"], runs["edit"], "D") > 1e-6
+    with pytest.raises(ValueError, match="d_mismatch_labels must be one of"):
+        _gan(SMALL.replace(d_mismatch_weight=1.0, d_mismatch_labels="shuffle"))
