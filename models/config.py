@@ -72,7 +72,8 @@ class ModelConfig:
     d_mismatch_weight: float = 0.0
     # Which wrong labels the mismatch term pairs the real images with: "roll" (the batch's labels rolled by one, so
     # mostly every attribute wrong) or "edit" (the step's edit targets: usually one or two attributes changed and
-    # the rest kept, what the collapsed editors above showed D).
+    # the rest kept, what the collapsed editors above showed D; a target that keeps every attribute, or redraws the
+    # same value, pairs a real image with its own labels, as there too).
     d_mismatch_labels: str = "roll"
     # ProGAN's minibatch standard deviation before D's last conv, over contiguous groups of this many images:
     # D sees when a group of samples looks alike. 0 = off.
