@@ -67,7 +67,8 @@ class ModelConfig:
     # Matching-aware D (Reed et al. 2016): each step D also sees the batch's real images with another image's labels
     # (rolled by one in the batch) as fakes, at this weight in its hinge loss. A lead from session 20: two 60-minute
     # cpu-quick runs whose editor returned its input for ~1,000 early steps, so that D saw real images with the edits'
-    # target labels as fakes, each beat the same settings' other run on FID (2.25 vs 2.97 x; 3.87 vs 4.51 x).
+    # target labels as fakes, each beat the same settings' other run on FID (2.25 vs 2.97 x; 3.87 vs 4.51 x); the
+    # first, repeated with its seed, collapsed again and read 2.58 x, so one run moves ~0.3 x by chance.
     # 0.5 with seed 1 (…_s21_60min_mismatch05_seed1.json): 2.81 x against 2.97 x without; off by default.
     d_mismatch_weight: float = 0.0
     # Which wrong labels the mismatch term pairs the real images with: "roll" (the batch's labels rolled by one, so

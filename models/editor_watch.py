@@ -4,7 +4,8 @@ The editor blends x' = m·x + (1−m)·Δ. If m reaches 1 everywhere the sigmoid
 can sit there for hundreds of steps, its edits exact copies of the input (edit success at chance, ~3 %). Measured:
 at learning rate 1.6e-3 a cpu-quick editor collapsed for good (session 13), and two 60-minute cpu-quick runs with
 seed 1 made identity edits (edit success 3-5 %; m = 1.000 where logged) for their first ~1,000 steps before
-recovering (bench/results/train_quality_cpu-quick_s16_60min_fid_pick_seed1.json, …_s20_60min_ecls4_seed1.json).
+recovering (bench/results/train_quality_cpu-quick_s16_60min_fid_pick_seed1.json, …_s20_60min_ecls4_seed1.json;
+the latter's repeat, …_s21_45min_ecls4_seed1_repeat.json, collapsed over the same steps).
 Nothing else in the log shows it: the losses stay finite, and only the judge's edit success (if a judge monitors
 the run) reads it.
 
