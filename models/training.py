@@ -143,10 +143,19 @@ def choose_strategy() -> tf.distribute.Strategy:
     return tf.distribute.get_strategy()
 
 
-def configure_precision(cfg: ModelConfig) -> ModelConfig:
-    if cfg.mixed_precision and not tf.config.list_logical_devices("GPU"):
-        log.warning("mixed_precision requested but no GPU is visible: training in float32")
-        cfg = cfg.replace(mixed_precision=False)
+def configure_devices(cfg: ModelConfig) -> ModelConfig:
+    """Turns off, with a warning, the switches that only pay on a GPU when none is visible (e.g. the `gpu` preset
+    scheduled on a CPU node), and sets the Keras dtype policy. Returns the configuration training will use."""
+    if not tf.config.list_logical_devices("GPU"):
+        if cfg.mixed_precision:
+            log.warning("mixed_precision requested but no GPU is visible: training in float32")
+            cfg = cfg.replace(mixed_precision=False)
+        if cfg.jit_compile:
+            # cpu-quick's step with XLA on 2 CPU cores: 2.98 img/s after a 337 s compile, against 15.9 img/s
+            # without (bench/results/train_throughput_s22_xla_cpu.json); gpu widths ran out of host memory.
+            log.warning("jit_compile (XLA) requested but no GPU is visible: training without it (on CPU, XLA made "
+                        "the training step ~5x slower after a ~6-minute compile)")
+            cfg = cfg.replace(jit_compile=False)
     keras.mixed_precision.set_global_policy("mixed_float16" if cfg.mixed_precision else "float32")
     return cfg
 
@@ -374,7 +383,7 @@ def train(
     validate(cfg)  # before any work: a bad setting is refused, not found after the data is read
     validate_judge_settings(cfg)
     keras.utils.set_random_seed(cfg.seed)
-    cfg = configure_precision(cfg)
+    cfg = configure_devices(cfg)
     vocab_sizes = {a: len(read_vocabulary(vocabulary_files[a])) for a in cfg.condition_attributes}
     strategy = choose_strategy()
     global_batch = cfg.batch_size * strategy.num_replicas_in_sync

@@ -367,3 +367,21 @@ def test_editor_pick_follows_the_chosen_edit_set(transformed, judge_dir, pick_ed
               for step, (train, held, pooled) in scripted.items()}
     monitor = _run_scripted_checks(transformed, judge_dir, cfg, scores)
     assert monitor.best["editor"]["step"] == expected and monitor.finish()["pick_edit"] == monitor.edit_key
+
+
+@pytest.mark.skipif(bool(tf.config.list_logical_devices("GPU")), reason="the guard is for machines without a GPU")
+def test_gpu_only_switches_are_turned_off_on_a_cpu_with_a_warning(transformed, tmp_path, caplog):
+    """The `gpu` preset's mixed precision and XLA, scheduled on a CPU-only node: XLA on the CPU made cpu-quick's
+    step ~5x slower after a ~6-minute compile, so training turns both off, says so, and records what it used."""
+    import keras
+
+    path, files = transformed
+    cfg = CFG.replace(train_steps=2, checkpoint_every=100, sample_every=100, mixed_precision=True, jit_compile=True)
+    with caplog.at_level("WARNING", logger="vitrine.training"):
+        summary = train(cfg, path, files, str(tmp_path / "work"))
+    assert summary["steps"] == 2
+    assert summary["config"]["jit_compile"] is False and summary["config"]["mixed_precision"] is False
+    assert keras.config.dtype_policy().name == "float32"
+    warnings = " ".join(r.getMessage() for r in caplog.records)
+    assert "jit_compile (XLA) requested but no GPU is visible" in warnings
+    assert "mixed_precision requested but no GPU is visible" in warnings
