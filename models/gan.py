@@ -69,9 +69,6 @@ class VitrineGAN(keras.Model):
         if cfg.d_mismatch_labels not in MISMATCH_LABELS:
             raise ValueError(f"d_mismatch_labels must be one of {MISMATCH_LABELS}, got {cfg.d_mismatch_labels!r}")
         self.editor_cls_weight = cfg.cls_weight if cfg.editor_cls_weight < 0 else cfg.editor_cls_weight
-        # True: G's and E's gradients from two backward passes, as the step took them before session 22; the
-        # reference that the one-pass step is tested against (tests/test_gan.py).
-        self.separate_backward = False
         self.ema_generator = keras.models.clone_model(generator)
         self.ema_generator.set_weights(generator.get_weights())
         self.ema_generator.trainable = False
@@ -279,19 +276,8 @@ class VitrineGAN(keras.Model):
             e_loss = e_adv + self.editor_cls_weight * e_cls + cfg.pair_weight * pair_l1 + cfg.cycle_weight * cycle_l1
             g_scaled = self._scale(self.g_optimizer, g_loss * per_replica)
             e_scaled = self._scale(self.e_optimizer, e_loss * per_replica)
-            both_scaled = g_scaled + e_scaled  # on the tape: the one-pass backward below starts from it
-        g_vars, e_vars = self.generator.trainable_variables, self.editor.trainable_variables
-        if cfg.minibatch_std_group > 0 or self.separate_backward:
-            self._apply(self.g_optimizer, tape, g_scaled, g_vars)
-            self._apply(self.e_optimizer, tape, e_scaled, e_vars)
-        else:
-            # G's loss has no path to E's weights, nor E's to G's (E sees G's samples through stop_gradient, and D
-            # scores each image on its own), so one backward pass of the sum gives each network its own gradients,
-            # and the backward through D on the [fake; edited] batch both losses share runs once, not twice.
-            # D's minibatch-stddev channel couples images of a group, hence the two passes above when it is on.
-            grads = tape.gradient(both_scaled, g_vars + e_vars)
-            self.g_optimizer.apply_gradients(zip(grads[:len(g_vars)], g_vars))
-            self.e_optimizer.apply_gradients(zip(grads[len(g_vars):], e_vars))
+        self._apply(self.g_optimizer, tape, g_scaled, self.generator.trainable_variables)
+        self._apply(self.e_optimizer, tape, e_scaled, self.editor.trainable_variables)
         del tape
         self._update_ema()
 
