@@ -152,7 +152,8 @@ def configure_devices(cfg: ModelConfig) -> ModelConfig:
             cfg = cfg.replace(mixed_precision=False)
         if cfg.jit_compile:
             # cpu-quick's step with XLA on 2 CPU cores: 2.98 img/s after a 337 s compile, against 15.9 img/s
-            # without (bench/results/train_throughput_s22_xla_cpu.json); gpu widths ran out of host memory.
+            # without (bench/results/train_throughput_s22_xla_cpu.json); with XLA the gpu widths ran out of host
+            # memory (bench/results/train_throughput_before_groupnorm.json).
             log.warning("jit_compile (XLA) requested but no GPU is visible: training without it (on CPU, XLA made "
                         "the training step ~5x slower after a ~6-minute compile)")
             cfg = cfg.replace(jit_compile=False)
