@@ -79,6 +79,13 @@ class ModelConfig:
     # ProGAN's minibatch standard deviation before D's last conv, over contiguous groups of this many images:
     # D sees when a group of samples looks alike. 0 = off.
     minibatch_std_group: int = 0
+    # The editor's keep-mask cap (GANimation's mask penalty, applied only near identity): per edit, the mean keep-mask
+    # above `mask_cap` costs `mask_cap_weight` times the excess in E's loss. Early in training the editor's changes
+    # are noise and the cycle loss is met exactly by returning the input, so the mask can run to a saturated 1.0
+    # within ~100 steps, where its gradient vanishes (models/editor_watch.py): identity edits for hundreds of steps.
+    # Healthy editors average 0.3-0.75. 0 = off.
+    mask_cap: float = 0.95
+    mask_cap_weight: float = 0.0
     keep_prob: float = 0.3  # editor: chance that a target attribute is "keep as is" (all-zero weights)
     # editor: chance that a training edit changes exactly one attribute (a random one; the others are kept), as a
     # recolour or change-category request does; the other edits keep each attribute with keep_prob.

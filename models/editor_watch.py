@@ -9,6 +9,8 @@ the latter's repeat, …_s21_45min_ecls4_seed1_repeat.json, collapsed over the s
 Nothing else in the log shows it: the losses stay finite, and only the judge's edit success (if a judge monitors
 the run) reads it.
 
+`model.mask_cap_weight` prevents it (models/config.py); this watch still says so if it happens.
+
 `EditorIdentityWatch.update(step, mask_mean)` is fed the logged window means (ProgressLogger): the first window at
 or above `threshold` gets a warning, the window that falls below it again an info line, and `summary()` the steps
 spent collapsed, for the training summary.
@@ -36,8 +38,9 @@ class EditorIdentityWatch:
             if self.collapsed_since is None:
                 self.collapsed_since = window_start
                 log.warning("The editor's keep-mask averaged %.3f over steps %d-%d: its edits return the input "
-                            "unchanged (identity collapse). It may recover by itself; if it stays, lower "
-                            "model.e_lr or model.editor_cls_weight, or change model.seed.",
+                            "unchanged (identity collapse). It may recover by itself; to prevent it, set "
+                            "model.mask_cap_weight (10 in cpu-quick and gpu), or lower model.e_lr or "
+                            "model.editor_cls_weight.",
                             mask_mean, window_start, step)
         elif self.collapsed_since is not None:
             self.stretches.append((self.collapsed_since, window_start - 1))

@@ -68,6 +68,8 @@ class VitrineGAN(keras.Model):
         parse_policy(cfg.diffaugment)
         if cfg.d_mismatch_labels not in MISMATCH_LABELS:
             raise ValueError(f"d_mismatch_labels must be one of {MISMATCH_LABELS}, got {cfg.d_mismatch_labels!r}")
+        if cfg.mask_cap_weight > 0 and not 0.0 < cfg.mask_cap < 1.0:
+            raise ValueError(f"mask_cap is a keep-mask mean in (0, 1), got {cfg.mask_cap}")
         self.editor_cls_weight = cfg.cls_weight if cfg.editor_cls_weight < 0 else cfg.editor_cls_weight
         self.ema_generator = keras.models.clone_model(generator)
         self.ema_generator.set_weights(generator.get_weights())
@@ -77,7 +79,7 @@ class VitrineGAN(keras.Model):
         self.ema_editor.trainable = False
         names = ["d_loss", "g_loss", "e_loss", "d_real", "d_fake", "r1", "d_cls", "g_cls", "e_adv", "e_cls",
                  "pair_l1", "cycle_l1", "mask_mean", "mode_seeking", "d_twin", "g_twin", "g_cls_loss",
-                 "d_mismatch"]
+                 "d_mismatch", "mask_cap"]
         self.trackers = {n: keras.metrics.Mean(name=n) for n in names}
         # The sub-networks are built; without this, fit() under a distribution strategy would try to build
         # the model by calling it on a training batch, which is not a generator input.
@@ -274,6 +276,16 @@ class VitrineGAN(keras.Model):
             pair_l1 = tf.reduce_mean(losses.masked_l1(second[:batch], pair_target))
             cycle_l1 = tf.reduce_mean(losses.masked_l1(second[batch:], real))
             e_loss = e_adv + self.editor_cls_weight * e_cls + cfg.pair_weight * pair_l1 + cfg.cycle_weight * cycle_l1
+            mask_cap = tf.constant(0.0)
+            if cfg.mask_cap_weight > 0:  # keep-mask mean per edit above the cap: near-identity edits ...
+                per_edit = tf.reduce_mean(edit_out["mask"], axis=[1, 2, 3])
+                # ... of the edits that change something: keeping every attribute (or redrawing the same values)
+                # asks for the input back, where a keep-mask of 1 is right.
+                changes = tf.add_n([tf.reduce_sum(tf.abs(c_tgt_eff[a] - c_real[a]), axis=1) for a in self.attributes])
+                changing = tf.cast(changes > 1e-3, tf.float32)
+                mask_cap = (tf.reduce_sum(tf.nn.relu(per_edit - cfg.mask_cap) * changing)
+                            / tf.maximum(tf.reduce_sum(changing), 1.0))
+                e_loss += cfg.mask_cap_weight * mask_cap
             g_scaled = self._scale(self.g_optimizer, g_loss * per_replica)
             e_scaled = self._scale(self.e_optimizer, e_loss * per_replica)
         self._apply(self.g_optimizer, tape, g_scaled, self.generator.trainable_variables)
@@ -285,7 +297,8 @@ class VitrineGAN(keras.Model):
                   "d_fake": 0.5 * (tf.reduce_mean(d_fake_g) + tf.reduce_mean(d_fake_e)), "r1": r1, "d_cls": d_cls,
                   "g_cls": g_cls, "e_adv": e_adv, "e_cls": e_cls, "pair_l1": pair_l1, "cycle_l1": cycle_l1,
                   "mask_mean": tf.reduce_mean(edit_out["mask"]), "mode_seeking": mode_seeking,
-                  "d_twin": d_twin, "g_twin": g_twin, "g_cls_loss": g_cls_loss, "d_mismatch": d_mismatch}
+                  "d_twin": d_twin, "g_twin": g_twin, "g_cls_loss": g_cls_loss, "d_mismatch": d_mismatch,
+                  "mask_cap": mask_cap}
         for name, value in values.items():
             self.trackers[name].update_state(value)
         return {name: tracker.result() for name, tracker in self.trackers.items()}
