@@ -83,7 +83,7 @@ class ModelConfig:
     # above `mask_cap` costs `mask_cap_weight` times the excess in E's loss. Early in training the editor's changes
     # are noise and the cycle loss is met exactly by returning the input, so the mask can run to a saturated 1.0
     # within ~100 steps, where its gradient vanishes (models/editor_watch.py): identity edits for hundreds of steps.
-    # Healthy editors average 0.3-0.75. 0 = off.
+    # Editors that edit average 0.3-0.8 in the logs. 0 = off.
     mask_cap: float = 0.95
     mask_cap_weight: float = 0.0
     keep_prob: float = 0.3  # editor: chance that a target attribute is "keep as is" (all-zero weights)

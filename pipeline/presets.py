@@ -123,7 +123,7 @@ PRESETS: Dict[str, Preset] = {
             # The editor's keep-mask cap (models/config.py): 10-minute runs on a 2-core machine without AVX-512,
             # shared catalog, one judge: seed 1 made identity edits without it (edit success 4.5 %) and none with it
             # (35.5 %); seed 0 read 30.0 vs 29.5 %; batch 16 collapsed without it (6.5 %) and not with it
-            # (bench/results/train_quality_cpu-quick_s23_10min_mask_cap*.json).
+            # (bench/results/train_quality_cpu-quick_s23_10min_*.json).
             mask_cap_weight=10.0,
         ),
         eval_num_samples=400,
