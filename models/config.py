@@ -76,6 +76,11 @@ class ModelConfig:
     # the rest kept, what the collapsed editors above showed D; a target that keeps every attribute, or redraws the
     # same value, pairs a real image with its own labels, as there too).
     d_mismatch_labels: str = "roll"
+    # The editor's share of D's fake term: D's hinge loss is real + (1 - s) * G's fakes + s * E's edits. At 0 D never
+    # trains on edits (they skip D's batch; E is still scored by D); it tells apart two readings of session 23's
+    # lead, that a collapsed editor helped G by showing D real images with wrong labels, or by leaving D's capacity
+    # to G's samples.
+    d_editor_fake_share: float = 0.5
     # ProGAN's minibatch standard deviation before D's last conv, over contiguous groups of this many images:
     # D sees when a group of samples looks alike. 0 = off.
     minibatch_std_group: int = 0

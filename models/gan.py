@@ -15,6 +15,7 @@ term has its own weight when cfg.editor_cls_weight >= 0 (else cfg.cls_weight). W
 learns to call real images fake when paired with another image's labels (the "wrong pairs" of matching-aware
 discriminators, Reed et al. 2016), so its realism output depends on the labels matching the image; the wrong
 labels are the batch's rolled by one, or with cfg.d_mismatch_labels="edit" the step's edit targets.
+cfg.d_editor_fake_share weighs E's edits against G's samples in D's fake term (0 = D never sees edits).
 Losses are averaged per replica and divided by the replica count, since gradients are summed across replicas.
 """
 from typing import Dict, Mapping, Optional
@@ -68,6 +69,8 @@ class VitrineGAN(keras.Model):
         parse_policy(cfg.diffaugment)
         if cfg.d_mismatch_labels not in MISMATCH_LABELS:
             raise ValueError(f"d_mismatch_labels must be one of {MISMATCH_LABELS}, got {cfg.d_mismatch_labels!r}")
+        if not 0.0 <= cfg.d_editor_fake_share <= 1.0:
+            raise ValueError(f"d_editor_fake_share is a share in [0, 1], got {cfg.d_editor_fake_share}")
         if cfg.mask_cap_weight > 0 and not 0.0 < cfg.mask_cap < 1.0:
             raise ValueError(f"mask_cap is a keep-mask mean in (0, 1), got {cfg.mask_cap}")
         self.editor_cls_weight = cfg.cls_weight if cfg.editor_cls_weight < 0 else cfg.editor_cls_weight
@@ -218,8 +221,10 @@ class VitrineGAN(keras.Model):
 
             # ---- D step (not recorded on the G/E tape)
             with tape.stop_recording():
-                images = tf.concat([real, tf.stop_gradient(fake), tf.stop_gradient(edited)], 0)
-                conds = cat(c_real, c_gen, c_tgt_eff)
+                share = cfg.d_editor_fake_share
+                images = tf.concat([real, tf.stop_gradient(fake)] + ([tf.stop_gradient(edited)] if share > 0 else []), 0)
+                conds = cat(c_real, c_gen, c_tgt_eff) if share > 0 else cat(c_real, c_gen)
+                n_fake = 3 if share > 0 else 2  # blocks of `batch` rows before the mismatch block
                 if cfg.d_mismatch_weight > 0:  # real images with other labels, as fakes
                     images = tf.concat([images, real], 0)
                     wrong = (c_tgt_eff if cfg.d_mismatch_labels == "edit"
@@ -231,11 +236,14 @@ class VitrineGAN(keras.Model):
                     r1 = self._lazy_r1(augmented[:batch], c_real)
                     adv = out["adv"]
                     d_real, d_fake_g = losses.d_hinge(adv[:batch], adv[batch:2 * batch])
-                    _, d_fake_e = losses.d_hinge(adv[:batch], adv[2 * batch:3 * batch])
-                    d_adv = tf.reduce_mean(d_real) + 0.5 * (tf.reduce_mean(d_fake_g) + tf.reduce_mean(d_fake_e))
+                    d_fake = tf.reduce_mean(d_fake_g)
+                    if share > 0:
+                        d_fake_e = losses.d_hinge(adv[:batch], adv[2 * batch:3 * batch])[1]
+                        d_fake = (1.0 - share) * d_fake + share * tf.reduce_mean(d_fake_e)
+                    d_adv = tf.reduce_mean(d_real) + d_fake
                     d_mismatch = tf.constant(0.0)
                     if cfg.d_mismatch_weight > 0:
-                        d_mismatch = tf.reduce_mean(losses.d_hinge(adv[:batch], adv[3 * batch:])[1])
+                        d_mismatch = tf.reduce_mean(losses.d_hinge(adv[:batch], adv[n_fake * batch:])[1])
                         d_adv += cfg.d_mismatch_weight * d_mismatch
                     real_ce = {a: tf.reduce_mean(losses.soft_cross_entropy(c_real[a], out[a][:batch]))
                                for a in self.attributes}
@@ -294,7 +302,7 @@ class VitrineGAN(keras.Model):
         self._update_ema()
 
         values = {"d_loss": d_loss, "g_loss": g_loss, "e_loss": e_loss, "d_real": tf.reduce_mean(d_real),
-                  "d_fake": 0.5 * (tf.reduce_mean(d_fake_g) + tf.reduce_mean(d_fake_e)), "r1": r1, "d_cls": d_cls,
+                  "d_fake": d_fake, "r1": r1, "d_cls": d_cls,
                   "g_cls": g_cls, "e_adv": e_adv, "e_cls": e_cls, "pair_l1": pair_l1, "cycle_l1": cycle_l1,
                   "mask_mean": tf.reduce_mean(edit_out["mask"]), "mode_seeking": mode_seeking,
                   "d_twin": d_twin, "g_twin": g_twin, "g_cls_loss": g_cls_loss, "d_mismatch": d_mismatch,
