@@ -70,8 +70,8 @@ def _work(cache, preset_name, cfg, base_cfg, vocab, row) -> dict:
             "flop_rate_full_over_baseline": round(work_ratio * row["ratio_full_over_baseline"], 3)}
 
 
-def _report(device, tf, keras, vocab, results, argv) -> dict:
-    return {"device": device, "tensorflow": tf.__version__, "keras": keras.__version__,
+def _report(device, tf, keras, vocab, results, argv, overrides) -> dict:
+    return {"device": device, "overrides": overrides, "tensorflow": tf.__version__, "keras": keras.__version__,
             "python": platform.python_version(), "cpus": os.cpu_count(), "vocab_sizes": vocab,
             "command": portable_command("bench/train_throughput.py", argv),
             "configs": results,
@@ -99,6 +99,8 @@ def main(argv=None):
     parser.add_argument("--xla", nargs="+", choices=["off", "on"], default=["off", "on"])
     parser.add_argument("--mixed-precision", nargs="+", choices=["off", "on"], default=["off", "on"],
                         help="'on' is skipped without a GPU")
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE",
+                        help="override on every preset, e.g. model.d_editor_fake_share=0 (an A/B of the full step)")
     parser.add_argument("--vocab", type=int, nargs=2, default=[20, 30], metavar=("ARTICLE_TYPES", "COLOURS"))
     parser.add_argument("--out", default=str(REPO / "bench" / "results" / "train_throughput.json"))
     args = parser.parse_args(argv)
@@ -109,16 +111,18 @@ def main(argv=None):
     from models.baseline_dcgan import ConditionalDCGAN
     from models.config import ModelConfig
     from models.gan import VitrineGAN
+    from pipeline.cli import _parse_overrides
     from pipeline.presets import get_preset
 
     gpus = tf.config.list_physical_devices("GPU")
     device = (tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU") if gpus
               else f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)")
     vocab = {"articleType": args.vocab[0], "baseColour": args.vocab[1]}
+    overrides = _parse_overrides(args.set)
     results = []
-    flops_cache = {}
+    flops_cache = {}  # per preset: the same overrides throughout a run
     for preset_name in args.presets:
-        preset = get_preset(preset_name)
+        preset = get_preset(preset_name, overrides)
         for xla in args.xla:
             for mp in args.mixed_precision:
                 if mp == "on" and not gpus:
@@ -157,8 +161,9 @@ def main(argv=None):
                     row["error"] = f"{type(exc).__name__}: {lines[0].strip()[:300]}"
                 print(json.dumps(row), flush=True)
                 results.append(row)
-                _write(args.out, _report(device, tf, keras, vocab, results, argv))  # partial results survive a crash
-    out = _write(args.out, _report(device, tf, keras, vocab, results, argv))
+                # partial results survive a crash
+                _write(args.out, _report(device, tf, keras, vocab, results, argv, overrides))
+    out = _write(args.out, _report(device, tf, keras, vocab, results, argv, overrides))
     print(f"wrote {out}")
 
 
