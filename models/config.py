@@ -83,6 +83,10 @@ class ModelConfig:
     # the default, edit success 15.0 vs 32.5 % on seed 1 (30.0 vs 31.0 % on seed 0), the step ~10 % faster; the
     # wrong-label pairs (d_mismatch_labels=edit) gave the colour control (+3-5 points). Off (0.5) by default.
     d_editor_fake_share: float = 0.5
+    # Before this D step the share above is 0 (D trains on G's samples only), from it on the share applies: what the
+    # collapsed editors of sessions 20-23 gave D for their first ~1,000 steps, as a setting. Counted on D's optimizer,
+    # so a resumed run keeps its place and a warm start counts afresh. 0 = from the start. Not measured yet.
+    d_editor_fake_from_step: int = 0
     # ProGAN's minibatch standard deviation before D's last conv, over contiguous groups of this many images:
     # D sees when a group of samples looks alike. 0 = off.
     minibatch_std_group: int = 0

@@ -15,7 +15,8 @@ term has its own weight when cfg.editor_cls_weight >= 0 (else cfg.cls_weight). W
 learns to call real images fake when paired with another image's labels (the "wrong pairs" of matching-aware
 discriminators, Reed et al. 2016), so its realism output depends on the labels matching the image; the wrong
 labels are the batch's rolled by one, or with cfg.d_mismatch_labels="edit" the step's edit targets.
-cfg.d_editor_fake_share weighs E's edits against G's samples in D's fake term (0 = D never sees edits).
+cfg.d_editor_fake_share weighs E's edits against G's samples in D's fake term (0 = D never sees edits), from D
+step cfg.d_editor_fake_from_step on (before it, 0).
 Losses are averaged per replica and divided by the replica count, since gradients are summed across replicas.
 """
 from typing import Dict, Mapping, Optional
@@ -71,6 +72,8 @@ class VitrineGAN(keras.Model):
             raise ValueError(f"d_mismatch_labels must be one of {MISMATCH_LABELS}, got {cfg.d_mismatch_labels!r}")
         if not 0.0 <= cfg.d_editor_fake_share <= 1.0:
             raise ValueError(f"d_editor_fake_share is a share in [0, 1], got {cfg.d_editor_fake_share}")
+        if cfg.d_editor_fake_from_step < 0:
+            raise ValueError(f"d_editor_fake_from_step is a step, got {cfg.d_editor_fake_from_step}")
         if cfg.mask_cap_weight > 0 and not 0.0 < cfg.mask_cap < 1.0:
             raise ValueError(f"mask_cap is a keep-mask mean in (0, 1), got {cfg.mask_cap}")
         self.editor_cls_weight = cfg.cls_weight if cfg.editor_cls_weight < 0 else cfg.editor_cls_weight
@@ -239,6 +242,8 @@ class VitrineGAN(keras.Model):
                     d_fake = tf.reduce_mean(d_fake_g)
                     if share > 0:
                         d_fake_e = losses.d_hinge(adv[:batch], adv[2 * batch:3 * batch])[1]
+                        if cfg.d_editor_fake_from_step > 0:  # G's samples only until then
+                            share = tf.where(self.d_optimizer.iterations >= cfg.d_editor_fake_from_step, share, 0.0)
                         d_fake = (1.0 - share) * d_fake + share * tf.reduce_mean(d_fake_e)
                     d_adv = tf.reduce_mean(d_real) + d_fake
                     d_mismatch = tf.constant(0.0)

@@ -268,25 +268,35 @@ def test_mask_cap_pushes_a_saturated_keep_mask_down_and_leaves_an_editing_one_al
         _gan(SMALL.replace(mask_cap_weight=1.0, mask_cap=1.0))
 
 
-def _d_after_first_step(mask_bias: float, **cfg):
-    """D's weights after one eager training step from seed 0, the editor's keep-mask head biased to `mask_bias`."""
+def _d_after_steps(mask_bias: float, steps: int = 1, **cfg):
+    """D's weights after `steps` eager training steps from seed 0, the editor's keep-mask head biased to
+    `mask_bias`."""
     keras.utils.set_random_seed(0)
     gan = _gan(SMALL.replace(**cfg))
     head = gan.editor.get_layer("e_to_mask")
     head.bias.assign(tf.fill(head.bias.shape, mask_bias))
     gan.compile()
-    gan.train_step(next(iter(_dataset(16))))
+    batches = iter(_dataset(16))
+    for _ in range(steps):
+        gan.train_step(next(batches))
     return gan.discriminator.get_weights()
 
 
 def test_d_editor_fake_share_0_keeps_the_edits_out_of_d_and_bad_shares_are_refused():
-    """At share 0 D's step does not depend on the editor (two editors with other keep-masks leave D where the same
-    step leaves it); at the default 0.5 it does, so the check can fail. A share outside [0, 1] is refused."""
-    def d_moved(**cfg):
-        a, b = _d_after_first_step(-3.0, **cfg), _d_after_first_step(3.0, **cfg)
+    """At share 0, or before d_editor_fake_from_step, D's step does not depend on the editor (two editors with other
+    keep-masks leave D where the same step leaves it); at the default 0.5 from step 0 it does, so the check can
+    fail. A share outside [0, 1] and a negative step are refused."""
+    def d_moved(steps=1, **cfg):
+        a, b = _d_after_steps(-3.0, steps, **cfg), _d_after_steps(3.0, steps, **cfg)
         return max(float(np.abs(x - y).max()) for x, y in zip(a, b))
     assert d_moved(d_editor_fake_share=0.0) == 0.0
     assert d_moved(d_editor_fake_share=0.5) > 1e-6
+    # from step 1 on: D's first step (step 0) leaves the edits out too
+    assert d_moved(d_editor_fake_share=0.5, d_editor_fake_from_step=1) == 0.0
+    assert d_moved(2, d_editor_fake_share=0.0) == 0.0
+    assert d_moved(2, d_editor_fake_share=0.5, d_editor_fake_from_step=1) > 1e-6  # and in from step 1
     for bad in (-0.1, 1.5):
         with pytest.raises(ValueError, match="d_editor_fake_share is a share"):
             _gan(SMALL.replace(d_editor_fake_share=bad))
+    with pytest.raises(ValueError, match="d_editor_fake_from_step is a step"):
+        _gan(SMALL.replace(d_editor_fake_from_step=-1))
