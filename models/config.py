@@ -81,7 +81,7 @@ class ModelConfig:
     # lead, that a collapsed editor helped G by showing D real images with wrong labels, or by leaving D's capacity
     # to G's samples. cpu-quick at 290 steps, two seeds (…_s24_290steps_*.json): FID 0.4-1.0 x the floor lower than
     # the default, edit success 15.0 vs 32.5 % on seed 1 (30.0 vs 31.0 % on seed 0), the step ~10 % faster; the
-    # wrong-label pairs (d_mismatch_labels=edit) gave the colour control (+3-5 points). Off (0.5) by default.
+    # wrong-label pairs (d_mismatch_labels=edit) gave the colour control (+3-5 points). The default stays 0.5.
     d_editor_fake_share: float = 0.5
     # Before this D step the share above is 0 (D trains on G's samples only), from it on the share applies: what the
     # collapsed editors of sessions 20-23 gave D for their first ~1,000 steps, as a setting. Counted on D's optimizer,

@@ -225,7 +225,8 @@ class VitrineGAN(keras.Model):
             # ---- D step (not recorded on the G/E tape)
             with tape.stop_recording():
                 share = cfg.d_editor_fake_share
-                images = tf.concat([real, tf.stop_gradient(fake)] + ([tf.stop_gradient(edited)] if share > 0 else []), 0)
+                edits = [tf.stop_gradient(edited)] if share > 0 else []
+                images = tf.concat([real, tf.stop_gradient(fake)] + edits, 0)
                 conds = cat(c_real, c_gen, c_tgt_eff) if share > 0 else cat(c_real, c_gen)
                 n_fake = 3 if share > 0 else 2  # blocks of `batch` rows before the mismatch block
                 if cfg.d_mismatch_weight > 0:  # real images with other labels, as fakes

@@ -293,7 +293,7 @@ def test_d_editor_fake_share_0_keeps_the_edits_out_of_d_and_bad_shares_are_refus
     assert d_moved(d_editor_fake_share=0.5) > 1e-6
     # from step 1 on: D's first step (step 0) leaves the edits out too
     assert d_moved(d_editor_fake_share=0.5, d_editor_fake_from_step=1) == 0.0
-    assert d_moved(2, d_editor_fake_share=0.0) == 0.0
+    assert d_moved(2, d_editor_fake_share=0.0) == 0.0  # the editor reaches D's second step only through the edits
     assert d_moved(2, d_editor_fake_share=0.5, d_editor_fake_from_step=1) > 1e-6  # and in from step 1
     for bad in (-0.1, 1.5):
         with pytest.raises(ValueError, match="d_editor_fake_share is a share"):
