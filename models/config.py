@@ -89,6 +89,11 @@ class ModelConfig:
     # (…_s24_600steps_*.json): 300 of 600 steps read FID 6.34 vs 7.27 x, colour control 74.0 vs 70.8 %, edit
     # success 32.5 vs 36.5 %; no 60-minute run yet.
     d_editor_fake_from_step: int = 0
+    # The editor's warm-up: steps before this one train G and D only (no editor forward, no edits in D's batch, D
+    # scores G's samples alone), and E starts training at this step; its moving average ramps over its own steps.
+    # The co-design pairs E(G(z, c1), c2) ~ G(z, c2) teach nothing while G draws noise, and the G+D step costs about
+    # a third of the full one on a CPU, so a warm-up buys G steps where a time budget is short. 0 = from the start.
+    editor_from_step: int = 0
     # ProGAN's minibatch standard deviation before D's last conv, over contiguous groups of this many images:
     # D sees when a group of samples looks alike. 0 = off.
     minibatch_std_group: int = 0

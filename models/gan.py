@@ -16,9 +16,11 @@ learns to call real images fake when paired with another image's labels (the "wr
 discriminators, Reed et al. 2016), so its realism output depends on the labels matching the image; the wrong
 labels are the batch's rolled by one, or with cfg.d_mismatch_labels="edit" the step's edit targets.
 cfg.d_editor_fake_share weighs E's edits against G's samples in D's fake term (0 = D never sees edits), from D
-step cfg.d_editor_fake_from_step on (before it, 0).
+step cfg.d_editor_fake_from_step on (before it, 0). With cfg.editor_from_step the first steps train G and D only
+(no editor forward, no edits in D), and `EditorFromStep` switches fit() to the full step at that step.
 Losses are averaged per replica and divided by the replica count, since gradients are summed across replicas.
 """
+import logging
 from typing import Dict, Mapping, Optional
 
 import keras
@@ -30,6 +32,9 @@ from models.config import ModelConfig
 from models.networks import twin_output
 
 MISMATCH_LABELS = ("roll", "edit")  # cfg.d_mismatch_labels: the batch's labels rolled by one, or the edit targets
+EDITOR_METRICS = ("e_loss", "e_adv", "e_cls", "pair_l1", "cycle_l1", "mask_mean", "mask_cap")  # not in G+D steps
+
+log = logging.getLogger(__name__)
 
 
 def one_hot_conditions(ids: Mapping[str, tf.Tensor], vocab_sizes: Mapping[str, int]) -> Dict[str, tf.Tensor]:
@@ -74,6 +79,11 @@ class VitrineGAN(keras.Model):
             raise ValueError(f"d_editor_fake_share is a share in [0, 1], got {cfg.d_editor_fake_share}")
         if cfg.d_editor_fake_from_step < 0:
             raise ValueError(f"d_editor_fake_from_step is a step, got {cfg.d_editor_fake_from_step}")
+        if cfg.editor_from_step < 0:
+            raise ValueError(f"editor_from_step is a step, got {cfg.editor_from_step}")
+        # Read when fit() traces its step: False = the G+D step (the editor's warm-up), True = the full step.
+        # train() sets it for a resumed run; EditorFromStep turns it on during fit().
+        self.editor_training = cfg.editor_from_step == 0
         if cfg.mask_cap_weight > 0 and not 0.0 < cfg.mask_cap < 1.0:
             raise ValueError(f"mask_cap is a keep-mask mean in (0, 1), got {cfg.mask_cap}")
         self.editor_cls_weight = cfg.cls_weight if cfg.editor_cls_weight < 0 else cfg.editor_cls_weight
@@ -101,6 +111,12 @@ class VitrineGAN(keras.Model):
         for opt, net in ((self.g_optimizer, self.generator), (self.e_optimizer, self.editor),
                          (self.d_optimizer, self.discriminator)):
             opt.build(net.trainable_variables)
+
+    def start_editor_training(self) -> None:
+        """From the next step on, fit() runs the full G+E+D step (its step function is traced again)."""
+        self.editor_training = True
+        if self.train_function is not None:
+            self.make_train_function(force=True)
 
     @property
     def metrics(self):
@@ -136,18 +152,24 @@ class VitrineGAN(keras.Model):
 
     def _update_ema(self):
         # Ramp-up (as in StyleGAN): with a fixed 0.999 a few-hundred-step run would export mostly the init weights.
-        step = tf.cast(self.g_optimizer.iterations, tf.float32)
-        decay = tf.minimum(tf.constant(self.cfg.ema_decay, tf.float32), (1.0 + step) / (10.0 + step))
-        pairs = [(e.value, g.value) for e, g in zip(self.ema_generator.weights, self.generator.weights)]
-        pairs += [(e.value, g.value) for e, g in zip(self.ema_editor.weights, self.editor.weights)]
+        # Each average ramps over its own network's steps, so an editor that starts late is not averaged at 0.999.
+        def decay_after(optimizer):
+            step = tf.cast(optimizer.iterations, tf.float32)
+            return tf.minimum(tf.constant(self.cfg.ema_decay, tf.float32), (1.0 + step) / (10.0 + step))
 
-        def average(ema_var, var):
+        g_decay = decay_after(self.g_optimizer)
+        pairs = [(e.value, g.value, g_decay) for e, g in zip(self.ema_generator.weights, self.generator.weights)]
+        if self.editor_training:  # a resting editor's average would only be recomputed unchanged
+            e_decay = decay_after(self.e_optimizer)
+            pairs += [(e.value, g.value, e_decay) for e, g in zip(self.ema_editor.weights, self.editor.weights)]
+
+        def average(ema_var, var, decay):
             d = tf.cast(decay, ema_var.dtype)
             return ema_var.assign(d * ema_var + (1.0 - d) * tf.cast(var, ema_var.dtype))
 
         def update(strategy, pairs):
-            for ema_var, var in pairs:
-                strategy.extended.update(ema_var, average, args=(var,), group=False)
+            for ema_var, var, decay in pairs:
+                strategy.extended.update(ema_var, average, args=(var, decay), group=False)
 
         tf.__internal__.distribute.interim.maybe_merge_call(update, tf.distribute.get_strategy(), pairs)
 
@@ -195,6 +217,7 @@ class VitrineGAN(keras.Model):
         if isinstance(data, (tuple, list)):
             data = data[0]
         cfg = self.cfg
+        with_editor = self.editor_training  # Python: fit() traces the G+D step or the full step
         real = tf.cast(data["image"], tf.float32)
         batch = tf.shape(real)[0]
         per_replica = 1.0 / tf.cast(tf.distribute.get_strategy().num_replicas_in_sync, tf.float32)
@@ -217,14 +240,15 @@ class VitrineGAN(keras.Model):
         # after the D step, as many GAN loops do, costs one more G and E forward per step for the same gradients.
         with tf.GradientTape(persistent=True) as tape:
             fake = self.generator({"z": z, **c_gen}, training=True)
-            with tape.stop_recording():  # the pair target G(z, c_pair) is only a regression target for E
-                pair_target = tf.stop_gradient(self.generator({"z": z, **c_pair_eff}, training=True))
-            edit_out = self._edit(real, c_tgt_in)
-            edited = edit_out["image"]
+            if with_editor:
+                with tape.stop_recording():  # the pair target G(z, c_pair) is only a regression target for E
+                    pair_target = tf.stop_gradient(self.generator({"z": z, **c_pair_eff}, training=True))
+                edit_out = self._edit(real, c_tgt_in)
+                edited = edit_out["image"]
 
             # ---- D step (not recorded on the G/E tape)
             with tape.stop_recording():
-                share = cfg.d_editor_fake_share
+                share = cfg.d_editor_fake_share if with_editor else 0.0
                 edits = [tf.stop_gradient(edited)] if share > 0 else []
                 images = tf.concat([real, tf.stop_gradient(fake)] + edits, 0)
                 conds = cat(c_real, c_gen, c_tgt_eff) if share > 0 else cat(c_real, c_gen)
@@ -262,7 +286,10 @@ class VitrineGAN(keras.Model):
                 self._apply(self.d_optimizer, d_tape, d_scaled, self.discriminator.trainable_variables)
 
             # ---- G and E steps (two optimizers)
-            out = self._d(self._augment(tf.concat([fake, edited], 0)), cat(c_gen, c_tgt_eff))
+            if with_editor:
+                out = self._d(self._augment(tf.concat([fake, edited], 0)), cat(c_gen, c_tgt_eff))
+            else:
+                out = self._d(self._augment(fake), c_gen)
             adv = out["adv"]
             g_adv = tf.reduce_mean(losses.g_hinge(adv[:batch]))
             fake_ce = {a: losses.soft_cross_entropy(c_gen[a], out[a][:batch]) for a in self.attributes}
@@ -281,41 +308,70 @@ class VitrineGAN(keras.Model):
                          / tf.reduce_mean(tf.abs(z[:half] - z[half:2 * half]), axis=1))
                 mode_seeking = tf.reduce_mean(1.0 / (ratio + 1e-5))
                 g_loss += cfg.mode_seeking_weight * mode_seeking
-            e_adv = tf.reduce_mean(losses.g_hinge(adv[batch:]))
-            e_cls = tf.add_n([tf.reduce_mean(losses.soft_cross_entropy(c_tgt_eff[a], out[a][batch:]))
-                              for a in self.attributes])
-            # co-design: G supplies the pair (same z, target attributes) for free: E(G(z, c_gen), c_tgt) ~ G(z, c_pair);
-            # cycle: E(E(x, c_tgt), c_src) ~ x. Both edits run as one 2B editor call.
-            second = self._edit(tf.concat([tf.stop_gradient(fake), edited], 0), cat(c_tgt_in, c_src_in))["image"]
-            pair_l1 = tf.reduce_mean(losses.masked_l1(second[:batch], pair_target))
-            cycle_l1 = tf.reduce_mean(losses.masked_l1(second[batch:], real))
-            e_loss = e_adv + self.editor_cls_weight * e_cls + cfg.pair_weight * pair_l1 + cfg.cycle_weight * cycle_l1
-            mask_cap = tf.constant(0.0)
-            if cfg.mask_cap_weight > 0:  # keep-mask mean per edit above the cap: near-identity edits ...
-                per_edit = tf.reduce_mean(edit_out["mask"], axis=[1, 2, 3])
-                # ... of the edits that change something: keeping every attribute (or redrawing the same values)
-                # asks for the input back, where a keep-mask of 1 is right.
-                changes = tf.add_n([tf.reduce_sum(tf.abs(c_tgt_eff[a] - c_real[a]), axis=1) for a in self.attributes])
-                changing = tf.cast(changes > 1e-3, tf.float32)
-                mask_cap = (tf.reduce_sum(tf.nn.relu(per_edit - cfg.mask_cap) * changing)
-                            / tf.maximum(tf.reduce_sum(changing), 1.0))
-                e_loss += cfg.mask_cap_weight * mask_cap
             g_scaled = self._scale(self.g_optimizer, g_loss * per_replica)
-            e_scaled = self._scale(self.e_optimizer, e_loss * per_replica)
+            if with_editor:
+                e_values = self._editor_loss(adv[batch:], {a: out[a][batch:] for a in self.attributes}, real, fake,
+                                             edit_out, pair_target, c_real, c_tgt_in, c_tgt_eff, c_src_in)
+                e_scaled = self._scale(self.e_optimizer, e_values["e_loss"] * per_replica)
         self._apply(self.g_optimizer, tape, g_scaled, self.generator.trainable_variables)
-        self._apply(self.e_optimizer, tape, e_scaled, self.editor.trainable_variables)
+        if with_editor:
+            self._apply(self.e_optimizer, tape, e_scaled, self.editor.trainable_variables)
         del tape
         self._update_ema()
 
-        values = {"d_loss": d_loss, "g_loss": g_loss, "e_loss": e_loss, "d_real": tf.reduce_mean(d_real),
-                  "d_fake": d_fake, "r1": r1, "d_cls": d_cls,
-                  "g_cls": g_cls, "e_adv": e_adv, "e_cls": e_cls, "pair_l1": pair_l1, "cycle_l1": cycle_l1,
-                  "mask_mean": tf.reduce_mean(edit_out["mask"]), "mode_seeking": mode_seeking,
-                  "d_twin": d_twin, "g_twin": g_twin, "g_cls_loss": g_cls_loss, "d_mismatch": d_mismatch,
-                  "mask_cap": mask_cap}
+        values = {"d_loss": d_loss, "g_loss": g_loss, "d_real": tf.reduce_mean(d_real),
+                  "d_fake": d_fake, "r1": r1, "d_cls": d_cls, "g_cls": g_cls, "mode_seeking": mode_seeking,
+                  "d_twin": d_twin, "g_twin": g_twin, "g_cls_loss": g_cls_loss, "d_mismatch": d_mismatch}
+        if with_editor:  # the G+D steps of the editor's warm-up report no editor terms (not zeros)
+            values.update(e_values)
         for name, value in values.items():
             self.trackers[name].update_state(value)
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
+        return {name: self.trackers[name].result() for name in self.trackers if name in values}
+
+    def _editor_loss(self, adv, cls_logits, real, fake, edit_out, pair_target, c_real, c_tgt_in, c_tgt_eff,
+                     c_src_in) -> Dict[str, tf.Tensor]:
+        """E's loss terms, on the G/E tape: D's outputs on the edits (`adv`, `cls_logits`), the paired and the
+        cycle edit, the keep-mask cap. -> {"e_loss": total, and each term as reported}."""
+        cfg = self.cfg
+        batch = tf.shape(real)[0]
+        cat = lambda *ds: {a: tf.concat([d[a] for d in ds], 0) for a in self.attributes}  # noqa: E731
+        edited = edit_out["image"]
+        e_adv = tf.reduce_mean(losses.g_hinge(adv))
+        e_cls = tf.add_n([tf.reduce_mean(losses.soft_cross_entropy(c_tgt_eff[a], cls_logits[a]))
+                          for a in self.attributes])
+        # co-design: G supplies the pair (same z, target attributes) for free: E(G(z, c_gen), c_tgt) ~ G(z, c_pair);
+        # cycle: E(E(x, c_tgt), c_src) ~ x. Both edits run as one 2B editor call.
+        second = self._edit(tf.concat([tf.stop_gradient(fake), edited], 0), cat(c_tgt_in, c_src_in))["image"]
+        pair_l1 = tf.reduce_mean(losses.masked_l1(second[:batch], pair_target))
+        cycle_l1 = tf.reduce_mean(losses.masked_l1(second[batch:], real))
+        e_loss = e_adv + self.editor_cls_weight * e_cls + cfg.pair_weight * pair_l1 + cfg.cycle_weight * cycle_l1
+        mask_cap = tf.constant(0.0)
+        if cfg.mask_cap_weight > 0:  # keep-mask mean per edit above the cap: near-identity edits ...
+            per_edit = tf.reduce_mean(edit_out["mask"], axis=[1, 2, 3])
+            # ... of the edits that change something: keeping every attribute (or redrawing the same values)
+            # asks for the input back, where a keep-mask of 1 is right.
+            changes = tf.add_n([tf.reduce_sum(tf.abs(c_tgt_eff[a] - c_real[a]), axis=1) for a in self.attributes])
+            changing = tf.cast(changes > 1e-3, tf.float32)
+            mask_cap = (tf.reduce_sum(tf.nn.relu(per_edit - cfg.mask_cap) * changing)
+                        / tf.maximum(tf.reduce_sum(changing), 1.0))
+            e_loss += cfg.mask_cap_weight * mask_cap
+        return {"e_loss": e_loss, "e_adv": e_adv, "e_cls": e_cls, "pair_l1": pair_l1, "cycle_l1": cycle_l1,
+                "mask_mean": tf.reduce_mean(edit_out["mask"]), "mask_cap": mask_cap}
+
+class EditorFromStep(keras.callbacks.Callback):
+    """Switches fit() from the G+D step to the full step when step `cfg.editor_from_step` is reached (counted from
+    `start_step`, the resumed run's first step)."""
+
+    def __init__(self, gan: VitrineGAN, start_step: int = 0):
+        super().__init__()
+        self.gan, self.step = gan, start_step
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.step += 1
+        if not self.gan.editor_training and self.step >= self.gan.cfg.editor_from_step:
+            log.info("Step %d: the editor's warm-up is over; training G, E and D from here (tracing the full step)",
+                     self.step)
+            self.gan.start_editor_training()
 
 
 def build_vitrine_gan(cfg: ModelConfig, vocab_sizes: Mapping[str, int], compile: bool = True) -> VitrineGAN:

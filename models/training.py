@@ -444,7 +444,15 @@ def train(
     if remaining > 0:
         log.info("Training %d steps (batch %d, %dx%d, %s) from step %d", remaining, global_batch,
                  cfg.resolution, cfg.resolution, ", ".join(f"{a}: {n}" for a, n in vocab_sizes.items()), start_step)
-        callbacks = [c for c in (monitor, decay, progress) if c is not None]
+        warmup = None
+        if start_step < cfg.editor_from_step:
+            from models.gan import EditorFromStep
+
+            log.info("The editor's warm-up: G and D train alone until step %d", cfg.editor_from_step)
+            warmup = EditorFromStep(gan, start_step)
+        elif cfg.editor_from_step:
+            gan.editor_training = True  # resumed past the warm-up
+        callbacks = [c for c in (warmup, monitor, decay, progress) if c is not None]
         gan.fit(dataset, steps_per_epoch=remaining, epochs=1, verbose=0, callbacks=callbacks)
         if monitor:
             judge_summary = monitor.finish()

@@ -300,3 +300,39 @@ def test_d_editor_fake_share_0_keeps_the_edits_out_of_d_and_bad_shares_are_refus
             _gan(SMALL.replace(d_editor_fake_share=bad))
     with pytest.raises(ValueError, match="d_editor_fake_from_step is a step"):
         _gan(SMALL.replace(d_editor_fake_from_step=-1))
+
+
+def test_editor_warm_up_trains_g_and_d_alone_until_editor_from_step_then_the_full_step():
+    """Before editor_from_step fit() runs the G+D step: E, its optimizer and its average stay put and no editor term
+    is reported; EditorFromStep switches to the full step at that step (counted from the resumed run's first step),
+    and E's average then ramps over E's own steps, not G's (a late editor is not averaged at ema_decay)."""
+    from models.gan import EditorFromStep
+
+    keras.utils.set_random_seed(0)
+    gan = _gan(SMALL.replace(editor_from_step=3, ema_decay=0.999))
+    gan.compile()
+    assert not gan.editor_training
+    init = {n: [w.copy() for w in getattr(gan, n).get_weights()] for n in ("generator", "editor", "ema_editor")}
+    switch = EditorFromStep(gan, start_step=1)  # resumed at step 1: two G+D steps left
+    first = gan.fit(_dataset(16), steps_per_epoch=2, epochs=1, verbose=0, callbacks=[switch]).history
+    assert "e_loss" not in first and "mask_mean" not in first and np.isfinite(first["g_loss"][-1])
+    assert _moved_from(init["generator"], gan.generator) > 0
+    assert _moved_from(init["editor"], gan.editor) == 0.0 and _moved_from(init["ema_editor"], gan.ema_editor) == 0.0
+    assert int(gan.e_optimizer.iterations) == 0 and int(gan.g_optimizer.iterations) == 2
+    assert gan.editor_training and switch.step == 3  # switched at the end of step 3
+
+    gan.g_optimizer.iterations.assign(10 ** 6)  # as after a long warm-up: G's own average runs at ema_decay
+    second = gan.fit(_dataset(16), steps_per_epoch=2, epochs=1, verbose=0, callbacks=[switch]).history
+    assert np.isfinite(second["e_loss"][-1]) and "mask_mean" in second
+    assert int(gan.e_optimizer.iterations) == 2
+    moved = _moved_from(init["editor"], gan.editor)
+    assert moved > 0
+    # E's average follows E's first steps (decay 2/11, 3/12); at G's 0.999 it would still sit at the initial weights
+    lag = max(float(np.abs(a - b).max()) for a, b in zip(gan.ema_editor.get_weights(), gan.editor.get_weights()))
+    assert lag < 0.5 * moved, (lag, moved)
+    with pytest.raises(ValueError, match="editor_from_step is a step"):
+        _gan(SMALL.replace(editor_from_step=-1))
+
+
+def _moved_from(weights, model) -> float:
+    return max(float(np.abs(a - b).max()) for a, b in zip(weights, model.get_weights()))
