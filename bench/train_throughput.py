@@ -142,6 +142,8 @@ def main(argv=None):
                                                networks.build_discriminator(cfg, vocab), cfg, vocab)
                             row["params_full"] = int(sum(m.count_params() for m in
                                                          (model.generator, model.editor, model.discriminator)))
+                            # with model.editor_from_step > 0 the timed step is the warm-up's, whatever the step count
+                            row["full_step"] = "G+E+D" if model.editor_training else "G+D (the editor's warm-up)"
                         else:
                             # the baseline runs without mixed precision or XLA (plain keras.io recipe)
                             model = ConditionalDCGAN(base_cfg, vocab)
