@@ -21,7 +21,8 @@ The judge score is the mean of the accuracies. Every figure goes to the log and 
 
 The generator and the editor are exported as separate networks, and their scores peak at different steps (a
 60-minute cpu-quick run: generator control best at step 4,500, edit success still rising at 7,300), so each keeps
-its own best: the editor side (E, EMA E) by edit success, the generator side (G, EMA G and D) by its mean control
+its own best: the editor side (E, EMA E) by edit success (not before the editor trains: in the editor's warm-up,
+cfg.editor_from_step, an untrained editor scored 18 % and its first trained checks 10-12 %), the generator side (G, EMA G and D) by its mean control
 accuracy with fidelity breaking ties. Control accuracy on 256 samples moves by about two points between checks by
 chance alone, and choosing by it alone picked a step-2,400 generator in a 7,200-step run, whose KID and FID were
 worse than later ones'. So checks within `judge_control_tolerance` of the best control seen tie, and a tie goes to
@@ -224,6 +225,8 @@ class JudgeMonitor(keras.callbacks.Callback):
                     tf.summary.scalar(f"judge/{key}", value)
         improved = []
         for side, names in SIDES.items():
+            if side == "editor" and self.step <= self.cfg.editor_from_step:
+                continue  # the editor's warm-up: its score is its initial weights', which a pick must not keep
             takes, gained = self._judge_side(side, result)
             if takes:
                 self.best[side] = result

@@ -460,6 +460,9 @@ def train(
                 checkpoints.save(gan, progress.step)
                 progress.write_samples()
     seconds = time.time() - started
+    if progress.step <= cfg.editor_from_step:
+        log.warning("The run ended at step %d, inside the editor's warm-up (model.editor_from_step=%d): the editor "
+                    "never trained and is exported with its initial weights", progress.step, cfg.editor_from_step)
     summary = {
         "config": cfg.to_dict(),
         "vocab_sizes": vocab_sizes,
@@ -479,6 +482,7 @@ def train(
         "editor_watch": progress.editor_watch.summary(),
         "final_lr_multiplier": decay.multiplier if decay else 1.0,
         "replicas": strategy.num_replicas_in_sync,
+        "editor_trained_steps": max(progress.step - cfg.editor_from_step, 0),
     }
     if serving_dir:
         export(gan, cfg, vocabulary_files, serving_dir, summary)

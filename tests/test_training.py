@@ -369,6 +369,18 @@ def test_editor_pick_follows_the_chosen_edit_set(transformed, judge_dir, pick_ed
     assert monitor.best["editor"]["step"] == expected and monitor.finish()["pick_edit"] == monitor.edit_key
 
 
+def test_editor_pick_waits_for_the_editor_to_train(transformed, judge_dir):
+    """In the editor's warm-up (editor_from_step=2) the editor is its initial weights: its scores at steps 1-2 (the
+    check at step 2 comes before E's first step) must not become its pick, however high; the generator side is
+    judged throughout."""
+    cfg = CFG.replace(judge_every=1, judge_samples=8, judge_holdout=0.25, editor_from_step=2)
+    edits = {1: 0.9, 2: 0.8, 3: 0.3, 4: 0.5}
+    scores = {step: {"fid": 5.0, "fid_heldout": 5.0, "edit_success": e, "edit_success_heldout": e,
+                     "edit_success_all": e} for step, e in edits.items()}
+    monitor = _run_scripted_checks(transformed, judge_dir, cfg, scores)
+    assert monitor.best["editor"]["step"] == 4 and monitor.best["generator"]["step"] == 1
+
+
 @pytest.mark.skipif(bool(tf.config.list_logical_devices("GPU")), reason="the guard is for machines without a GPU")
 def test_gpu_only_switches_are_turned_off_on_a_cpu_with_a_warning(transformed, tmp_path, caplog):
     """The `gpu` preset's mixed precision and XLA, scheduled on a CPU-only node: XLA on the CPU made cpu-quick's
