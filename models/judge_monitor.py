@@ -21,18 +21,19 @@ The judge score is the mean of the accuracies. Every figure goes to the log and 
 
 The generator and the editor are exported as separate networks, and their scores peak at different steps (a
 60-minute cpu-quick run: generator control best at step 4,500, edit success still rising at 7,300), so each keeps
-its own best: the editor side (E, EMA E) by edit success (not before the editor trains: in the editor's warm-up,
-cfg.editor_from_step, an untrained editor scored 18 % and its first trained checks 10-12 %), the generator side (G, EMA G and D) by its mean control
-accuracy with fidelity breaking ties. Control accuracy on 256 samples moves by about two points between checks by
-chance alone, and choosing by it alone picked a step-2,400 generator in a 7,200-step run, whose KID and FID were
-worse than later ones'. So checks within `judge_control_tolerance` of the best control seen tie, and a tie goes to
-the lower FID (by at least `judge_fid_min_gain`, relative); a check that raises the best control beyond the tolerance
-replaces a pick it leaves behind. FID, not KID: it is what the evaluator's bar measures, every check measures it at
-the same N (so its finite-sample bias is shared), and in a 60-minute cpu-quick run the checks' KID stayed within
-0.038-0.045 from step 900 to 2,500 while their FID fell from 6.7 to 5.5
-(bench/results/judge_checks_s16_kid_pick_partial.json). With `early_stop_patience` > 0 training stops after that
-many checks in which neither side gained (a pick, or control up by `early_stop_min_delta`); with `restore_best` each
-side's best weights are put back before export, whether training ended early, by the time budget or at its last step.
+its own best: the editor side (E, EMA E) by edit success, counted only once E trains (in the editor's warm-up,
+cfg.editor_from_step, untrained editors scored 11-18 % and their first trained checks 8-12 %), the generator side
+(G, EMA G and D) by its mean control accuracy with fidelity breaking ties. Control accuracy on 256 samples moves by
+about two points between checks by chance alone, and choosing by it alone picked a step-2,400 generator in a
+7,200-step run, whose KID and FID were worse than later ones'. So checks within `judge_control_tolerance` of the
+best control seen tie, and a tie goes to the lower FID (by at least `judge_fid_min_gain`, relative); a check that
+raises the best control beyond the tolerance replaces a pick it leaves behind. FID, not KID: it is what the
+evaluator's bar measures, every check measures it at the same N (so its finite-sample bias is shared), and in a
+60-minute cpu-quick run the checks' KID stayed within 0.038-0.045 from step 900 to 2,500 while their FID fell from
+6.7 to 5.5 (bench/results/judge_checks_s16_kid_pick_partial.json). With `early_stop_patience` > 0 training stops
+after that many checks in which neither side gained (a pick, or control up by `early_stop_min_delta`); with
+`restore_best` each side's best weights are put back before export, whether training ended early, by the time budget
+or at its last step.
 """
 import logging
 from typing import Dict, List, Optional
