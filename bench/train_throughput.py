@@ -144,6 +144,8 @@ def main(argv=None):
                                                          (model.generator, model.editor, model.discriminator)))
                             # with model.editor_from_step > 0 the timed step is the warm-up's, whatever the step count
                             row["full_step"] = "G+E+D" if model.editor_training else "G+D (the editor's warm-up)"
+                            if model.editor_training and cfg.editor_batch_fraction < 1.0:
+                                row["full_step"] += f" (the editor on {cfg.editor_batch_fraction:g} of the batch)"
                         else:
                             # the baseline runs without mixed precision or XLA (plain keras.io recipe)
                             model = ConditionalDCGAN(base_cfg, vocab)

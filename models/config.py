@@ -97,6 +97,11 @@ class ModelConfig:
     # steps against 540-567, category control 57.2-61.8 % against 41.5-41.8 %, FID 4.7-6.0 x against 7.5-7.8 x the
     # floor, but edit success 11.5-23 % against 37.5-38.5 %: an editor starting against a trained D learns slowly.
     editor_from_step: int = 0
+    # The editor's share of each batch: the full step's editor part (its edits, the pair targets, the cycle edits,
+    # the edits in D's batch) runs on the batch's first ceil(f * batch) rows, G and D on all of them. The editor
+    # part is ~60 % of the full step's work on a CPU (bench/train_throughput.py), so at 0.5 a time budget fits
+    # more G steps while E still trains at every step, unlike the warm-up above. 1.0 = the whole batch.
+    editor_batch_fraction: float = 1.0
     # ProGAN's minibatch standard deviation before D's last conv, over contiguous groups of this many images:
     # D sees when a group of samples looks alike. 0 = off.
     minibatch_std_group: int = 0

@@ -81,6 +81,8 @@ class VitrineGAN(keras.Model):
             raise ValueError(f"d_editor_fake_from_step is a step, got {cfg.d_editor_fake_from_step}")
         if cfg.editor_from_step < 0:
             raise ValueError(f"editor_from_step is a step, got {cfg.editor_from_step}")
+        if not 0.0 < cfg.editor_batch_fraction <= 1.0:
+            raise ValueError(f"editor_batch_fraction is a share of the batch in (0, 1], got {cfg.editor_batch_fraction}")
         # Read when fit() traces its step: False = the G+D step (the editor's warm-up), True = the full step.
         # train() sets it for a resumed run; EditorFromStep turns it on during fit().
         self.editor_training = cfg.editor_from_step == 0
@@ -234,6 +236,18 @@ class VitrineGAN(keras.Model):
         c_pair_eff = {a: c_tgt_in[a] + keep[a] * c_gen[a] for a in self.attributes}
         z = tf.random.normal([batch, cfg.z_dim])
         cat = lambda *ds: {a: tf.concat([d[a] for d in ds], 0) for a in self.attributes}  # noqa: E731
+        # The editor part's rows (editor_batch_fraction): the batch's first `rows`; all of them at 1.0.
+        if cfg.editor_batch_fraction < 1.0:
+            rows = tf.maximum(1, tf.cast(tf.math.ceil(cfg.editor_batch_fraction * tf.cast(batch, tf.float32)),
+                                         tf.int32))
+            head = lambda d: {a: d[a][:rows] for a in self.attributes}  # noqa: E731
+            real_e, z_e = real[:rows], z[:rows]
+            c_real_e, c_tgt_in_e, c_tgt_eff_e, c_src_in_e, c_pair_eff_e = (
+                head(c_real), head(c_tgt_in), head(c_tgt_eff), head(c_src_in), head(c_pair_eff))
+        else:
+            rows = batch
+            real_e, z_e, c_real_e, c_tgt_in_e, c_tgt_eff_e, c_src_in_e, c_pair_eff_e = (
+                real, z, c_real, c_tgt_in, c_tgt_eff, c_src_in, c_pair_eff)
 
         # One forward of G and E serves both steps: the D step sees them through stop_gradient (recorded on the
         # G/E tape but not differentiated), the G/E step scores them with the freshly updated D. Recomputing them
@@ -242,8 +256,8 @@ class VitrineGAN(keras.Model):
             fake = self.generator({"z": z, **c_gen}, training=True)
             if with_editor:
                 with tape.stop_recording():  # the pair target G(z, c_pair) is only a regression target for E
-                    pair_target = tf.stop_gradient(self.generator({"z": z, **c_pair_eff}, training=True))
-                edit_out = self._edit(real, c_tgt_in)
+                    pair_target = tf.stop_gradient(self.generator({"z": z_e, **c_pair_eff_e}, training=True))
+                edit_out = self._edit(real_e, c_tgt_in_e)
                 edited = edit_out["image"]
 
             # ---- D step (not recorded on the G/E tape)
@@ -251,8 +265,8 @@ class VitrineGAN(keras.Model):
                 share = cfg.d_editor_fake_share if with_editor else 0.0
                 edits = [tf.stop_gradient(edited)] if share > 0 else []
                 images = tf.concat([real, tf.stop_gradient(fake)] + edits, 0)
-                conds = cat(c_real, c_gen, c_tgt_eff) if share > 0 else cat(c_real, c_gen)
-                n_fake = 3 if share > 0 else 2  # blocks of `batch` rows before the mismatch block
+                conds = cat(c_real, c_gen, c_tgt_eff_e) if share > 0 else cat(c_real, c_gen)
+                n_rows = 2 * batch + rows if share > 0 else 2 * batch  # rows before the mismatch block
                 if cfg.d_mismatch_weight > 0:  # real images with other labels, as fakes
                     images = tf.concat([images, real], 0)
                     wrong = (c_tgt_eff if cfg.d_mismatch_labels == "edit"
@@ -266,14 +280,14 @@ class VitrineGAN(keras.Model):
                     d_real, d_fake_g = losses.d_hinge(adv[:batch], adv[batch:2 * batch])
                     d_fake = tf.reduce_mean(d_fake_g)
                     if share > 0:
-                        d_fake_e = losses.d_hinge(adv[:batch], adv[2 * batch:3 * batch])[1]
+                        d_fake_e = losses.d_hinge(adv[:batch], adv[2 * batch:2 * batch + rows])[1]
                         if cfg.d_editor_fake_from_step > 0:  # G's samples only until then
                             share = tf.where(self.d_optimizer.iterations >= cfg.d_editor_fake_from_step, share, 0.0)
                         d_fake = (1.0 - share) * d_fake + share * tf.reduce_mean(d_fake_e)
                     d_adv = tf.reduce_mean(d_real) + d_fake
                     d_mismatch = tf.constant(0.0)
                     if cfg.d_mismatch_weight > 0:
-                        d_mismatch = tf.reduce_mean(losses.d_hinge(adv[:batch], adv[n_fake * batch:])[1])
+                        d_mismatch = tf.reduce_mean(losses.d_hinge(adv[:batch], adv[n_rows:])[1])
                         d_adv += cfg.d_mismatch_weight * d_mismatch
                     real_ce = {a: tf.reduce_mean(losses.soft_cross_entropy(c_real[a], out[a][:batch]))
                                for a in self.attributes}
@@ -287,7 +301,7 @@ class VitrineGAN(keras.Model):
 
             # ---- G and E steps (two optimizers)
             if with_editor:
-                out = self._d(self._augment(tf.concat([fake, edited], 0)), cat(c_gen, c_tgt_eff))
+                out = self._d(self._augment(tf.concat([fake, edited], 0)), cat(c_gen, c_tgt_eff_e))
             else:
                 out = self._d(self._augment(fake), c_gen)
             adv = out["adv"]
@@ -310,8 +324,9 @@ class VitrineGAN(keras.Model):
                 g_loss += cfg.mode_seeking_weight * mode_seeking
             g_scaled = self._scale(self.g_optimizer, g_loss * per_replica)
             if with_editor:
-                e_values = self._editor_loss(adv[batch:], {a: out[a][batch:] for a in self.attributes}, real, fake,
-                                             edit_out, pair_target, c_real, c_tgt_in, c_tgt_eff, c_src_in)
+                e_values = self._editor_loss(adv[batch:], {a: out[a][batch:] for a in self.attributes}, real_e,
+                                             fake[:rows], edit_out, pair_target, c_real_e, c_tgt_in_e, c_tgt_eff_e,
+                                             c_src_in_e)
                 e_scaled = self._scale(self.e_optimizer, e_values["e_loss"] * per_replica)
         self._apply(self.g_optimizer, tape, g_scaled, self.generator.trainable_variables)
         if with_editor:
