@@ -112,6 +112,11 @@ class ModelConfig:
     # Editors that edit average 0.3-0.8 in the logs. 0 = off.
     mask_cap: float = 0.95
     mask_cap_weight: float = 0.0
+    # The keep-mask's starting logit (the bias of the editor's mask head; sigmoid(-3) ~ 0.05: the editor begins by
+    # generating and learns what to keep). Before the cap above existed, starting at m ~ 0.5 or higher saturated
+    # the mask at 1.0 within ~60 steps; with the cap on, a start near the 0.6-0.75 that trained editors settle at
+    # could spare the editor its first few hundred steps, and a late editor (editor_from_step) its slow start.
+    editor_mask_init_logit: float = -3.0
     keep_prob: float = 0.3  # editor: chance that a target attribute is "keep as is" (all-zero weights)
     # editor: chance that a training edit changes exactly one attribute (a random one; the others are kept), as a
     # recolour or change-category request does; the other edits keep each attribute with keep_prob.

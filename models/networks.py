@@ -153,12 +153,13 @@ def build_editor(cfg: ModelConfig, vocab_sizes: Mapping[str, int], name="editor"
         h = layers.LeakyReLU(0.2)(h)
         delta = layers.Conv2D(3, 3, padding="same", name="e_to_delta")(h)
         delta = layers.Activation("tanh", dtype="float32", name="delta")(delta)
-        # The keep-mask starts near 0 (bias -3, m ~ 0.05, small kernel): the editor begins by generating and
-        # learns what to keep. Starting at m ~ 0.5 or higher, the cycle loss drove m to a saturated 1.0 (identity
-        # edits, vanishing gradient) within ~60 steps on the catalog; measured A/B in the issue 3 note.
+        # The keep-mask starts near 0 (cfg.editor_mask_init_logit -3, m ~ 0.05, small kernel): the editor begins by
+        # generating and learns what to keep. Starting at m ~ 0.5 or higher without the mask cap, the cycle loss
+        # drove m to a saturated 1.0 (identity edits, vanishing gradient) within ~60 steps on the catalog; measured
+        # A/B in the issue 3 note.
         mask = layers.Conv2D(1, 3, padding="same", name="e_to_mask",
                              kernel_initializer=keras.initializers.VarianceScaling(0.01, "fan_avg", "uniform"),
-                             bias_initializer=keras.initializers.Constant(-3.0))(h)
+                             bias_initializer=keras.initializers.Constant(cfg.editor_mask_init_logit))(h)
         mask = layers.Activation("sigmoid", dtype="float32", name="mask")(mask)
         out = BlendEdit(dtype="float32", name="edited")([image, delta, mask, strength])
     return keras.Model({"image": image, **conditions, "strength": strength}, {"image": out, "mask": mask}, name=name)

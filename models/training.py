@@ -14,6 +14,7 @@ Referenced by import path `models.training.run_fn`. What it does:
 import hashlib
 import json
 import logging
+import math
 import os
 import time
 from typing import Dict, List, Optional
@@ -452,6 +453,9 @@ def train(
             warmup = EditorFromStep(gan, start_step)
         elif cfg.editor_from_step:
             gan.editor_training = True  # resumed past the warm-up
+        if cfg.editor_batch_fraction < 1.0:
+            log.info("The editor trains on the first %d of each replica's %d images (model.editor_batch_fraction=%g)",
+                     math.ceil(cfg.editor_batch_fraction * cfg.batch_size), cfg.batch_size, cfg.editor_batch_fraction)
         callbacks = [c for c in (warmup, monitor, decay, progress) if c is not None]
         gan.fit(dataset, steps_per_epoch=remaining, epochs=1, verbose=0, callbacks=callbacks)
         if monitor:

@@ -57,6 +57,20 @@ def test_editor_strength_zero_is_identity():
     assert np.isfinite(out["image"].numpy()).all()
 
 
+def test_editor_keep_mask_starts_at_editor_mask_init_logit():
+    """The keep-mask head's bias sets where the mask starts: ~0.05 at the default logit -3, ~0.73 at 1 (its small
+    kernel keeps every pixel near the sigmoid of the bias, the mean closer still), so an editor can start near its input."""
+    image = tf.random.uniform((BATCH, 16, 16, 3), -1.0, 1.0)
+    means = {}
+    for logit in (-3.0, 1.0):
+        editor = networks.build_editor(_cfg(16).replace(editor_mask_init_logit=logit), VOCAB)
+        mask = editor({"image": image, **_conditions(), "strength": tf.ones((BATCH, 1))})["mask"].numpy()
+        means[logit] = float(mask.mean())
+        start = 1.0 / (1.0 + np.exp(-logit))
+        assert abs(means[logit] - start) < 0.03 and float(np.abs(mask - start).max()) < 0.15, (logit, means[logit])
+    assert means[-3.0] < 0.1 < 0.6 < means[1.0]
+
+
 @pytest.mark.parametrize("z_to_blocks", [False, True])
 def test_z_reaches_every_block_only_when_asked(z_to_blocks):
     """With the input path cut (z's rows of g_from_z zeroed) z still changes the image iff it joins the blocks."""
