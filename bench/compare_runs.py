@@ -8,7 +8,10 @@ The check rows come from the judge monitor's history (256 generated images per c
 fixed training images): the lowest check FID and its step show when the generator stopped improving, the last
 check how far it drifted after; with `model.judge_holdout` the same for the held-out records' FID, that FID at
 equal steps (every 1,000, the last check at or before each) so arms of different speed compare step for step, and
-the editor's check edit success on held-out records beside the training images'. Standard library only.
+the editor's check edit success on held-out records beside the training images'. How long the editor trained
+(its steps after `model.editor_from_step`, on `model.editor_batch_fraction` of each batch) and, for runs checked
+every 100 steps, the checks' category control and edit success at steps 100 / 300 / 500, so 10-minute arms of
+different speed compare step for step. Standard library only.
 """
 import argparse
 import json
@@ -17,6 +20,7 @@ import sys
 from typing import Dict, List, Optional
 
 EQUAL_STEPS = (1000, 2000, 3000, 4000, 5000, 6000)
+EARLY_STEPS = (100, 300, 500)  # where 10-minute arms of different speed compare step for step
 
 
 def _metric(result: dict, name: str) -> Optional[float]:
@@ -39,6 +43,16 @@ def _at_step(checks: List[dict], step: int) -> str:
     return f"{[h for h in checks if h['step'] <= step][-1]['fid_heldout']:.2f}"
 
 
+def _early(checks: List[dict], step: int, editor_from_step: int) -> str:
+    """Category control / edit success of the check at `step` exactly (10-minute runs check every 100 steps); no
+    edit success inside the editor's warm-up, where the check scored the untrained editor."""
+    check = next((h for h in checks if h["step"] == step), None)
+    if check is None:
+        return "–"
+    edit = f"{100 * check['edit_success']:.1f}" if step > editor_from_step else "–"
+    return f"{100 * check['articleType_control_accuracy']:.1f} / {edit}"
+
+
 def summarize(result: dict) -> Dict[str, str]:
     """One column of the table: the figures a reader compares, formatted."""
     training = result.get("training", {})
@@ -50,10 +64,18 @@ def summarize(result: dict) -> Dict[str, str]:
         "steps; img/s": f"{training.get('steps', '–')}; {training.get('images_per_second', '–')}",
         "exported G / E check": f"{best.get('generator', '–')} / {best.get('editor', '–')}",
     }
+    overrides = result.get("overrides") or {}
+    if isinstance(training.get("steps"), int):  # how much the editor trained: its steps, on what share of a batch
+        editor_steps = max(training["steps"] - int(overrides.get("model.editor_from_step", 0)), 0)
+        column["editor's steps × share of the batch"] = (
+            f"{editor_steps} × {float(overrides.get('model.editor_batch_fraction', 1.0)):g}")
     if history:
         lowest = min(history, key=lambda h: h["fid"])
         column["lowest check FID (step)"] = f"{lowest['fid']:.2f} ({lowest['step']})"
         column["last check FID (step)"] = f"{history[-1]['fid']:.2f} ({history[-1]['step']})"
+    if history and history[0]["step"] <= EARLY_STEPS[0] and "edit_success" in history[0]:
+        column["category / edit checks at " + " / ".join(map(str, EARLY_STEPS)) + " (%)"] = " · ".join(
+            _early(history, step, int(overrides.get("model.editor_from_step", 0))) for step in EARLY_STEPS)
     held = [h for h in history if h.get("fid_heldout") is not None]
     if held:  # the same samples' label combinations drawn for training records held out of training
         lowest = min(held, key=lambda h: h["fid_heldout"])

@@ -101,6 +101,9 @@ class ModelConfig:
     # the edits in D's batch) runs on the batch's first ceil(f * batch) rows, G and D on all of them. The editor
     # part is ~60 % of the full step's work on a CPU (bench/train_throughput.py), so at 0.5 a time budget fits
     # more G steps while E still trains at every step, unlike the warm-up above. 1.0 = the whole batch.
+    # cpu-quick, 10 minutes on the slow machine (…_s27_10min_*.json): at 0.5 the step ran 1.35-1.67 x faster; seed
+    # 1 read category control 37.8 against 31.5 %, edit success 18.5 against 31.5 %, as the warm-up to 300 did
+    # (36.0 %, 20.5 %): the editor learns by the images it edits, so the budget only moves from E to G.
     editor_batch_fraction: float = 1.0
     # ProGAN's minibatch standard deviation before D's last conv, over contiguous groups of this many images:
     # D sees when a group of samples looks alike. 0 = off.
@@ -115,7 +118,8 @@ class ModelConfig:
     # The keep-mask's starting logit (the bias of the editor's mask head; sigmoid(-3) ~ 0.05: the editor begins by
     # generating and learns what to keep). Before the cap above existed, starting at m ~ 0.5 or higher saturated
     # the mask at 1.0 within ~60 steps; with the cap on, a start near the 0.6-0.75 that trained editors settle at
-    # could spare the editor its first few hundred steps, and a late editor (editor_from_step) its slow start.
+    # could spare the editor its first few hundred steps. It did not: started at 1.0 (m ~ 0.73) the mask ran to 0.92
+    # by step 50 and the judge's edit checks read no higher than from -3 (…_s27_10min_mask_init1_seed1.json).
     editor_mask_init_logit: float = -3.0
     keep_prob: float = 0.3  # editor: chance that a target attribute is "keep as is" (all-zero weights)
     # editor: chance that a training edit changes exactly one attribute (a random one; the others are kept), as a

@@ -47,3 +47,21 @@ def test_held_out_checks_and_a_rescored_checkpoint_get_their_own_rows():
     assert "lowest held-out check FID (step)" not in summarize(json.loads(S16.read_text()))
     rescored = summarize(json.loads(S19_LAST.read_text()))
     assert rescored["exported G / E check"] == "checkpoint 6000 (no pick)" and rescored["FID / floor"] == "4.78 ×"
+
+
+def test_ten_minute_arms_compare_the_editors_training_and_the_checks_step_for_step():
+    """The editor's steps after its warm-up and its share of the batch, and the checks at steps 100 / 300 / 500
+    (no edit success inside the warm-up, where the check scored the untrained editor)."""
+    import json
+
+    def column(name):
+        return summarize(json.loads((RESULTS / f"train_quality_cpu-quick_s27_10min_{name}_seed1.json").read_text()))
+
+    checks = "category / edit checks at 100 / 300 / 500 (%)"
+    defaults, half, warmup = column("defaults"), column("editor_batch_half"), column("editor_warmup300")
+    assert defaults["editor's steps × share of the batch"] == "383 × 1"
+    assert half["editor's steps × share of the batch"] == "534 × 0.5"
+    assert warmup["editor's steps × share of the batch"] == "268 × 1"
+    assert defaults[checks] == "11.7 / 11.7 · 36.7 / 25.0 · –"
+    assert half[checks] == "14.8 / 3.9 · 29.7 / 10.2 · 46.9 / 18.8"
+    assert warmup[checks] == "18.8 / – · 36.3 / – · 46.9 / 18.0"
