@@ -95,7 +95,8 @@ class ModelConfig:
     # a third of the full one on a CPU, so a warm-up buys G steps where a time budget is short. 0 = from the start.
     # cpu-quick, 10 minutes on a 2-core machine without AVX-512, two seeds, at 600 (…_s2[56]_10min_*.json): 854-876
     # steps against 540-567, category control 57.2-61.8 % against 41.5-41.8 %, FID 4.7-6.0 x against 7.5-7.8 x the
-    # floor, but edit success 11.5-23 % against 37.5-38.5 %: an editor starting against a trained D learns slowly.
+    # floor, but edit success 11.5-23 % against 37.5-38.5 %: an editor starting against a trained D learns slowly
+    # (after a warm-up to 300, on one seed of two: session 27).
     editor_from_step: int = 0
     # The editor's share of each batch: the full step's editor part (its edits, the pair targets, the cycle edits,
     # the edits in D's batch) runs on the batch's first ceil(f * batch) rows, G and D on all of them. The editor
@@ -103,7 +104,8 @@ class ModelConfig:
     # more G steps while E still trains at every step, unlike the warm-up above. 1.0 = the whole batch.
     # cpu-quick, 10 minutes on the slow machine (…_s27_10min_*.json): at 0.5 the step ran 1.35-1.67 x faster; seed
     # 1 read category control 37.8 against 31.5 %, edit success 18.5 against 31.5 %, as the warm-up to 300 did
-    # (36.0 %, 20.5 %): the editor learns by the images it edits, so the budget only moves from E to G.
+    # (36.0 %, 20.5 %); seed 0 read 42.8 against 39.0 % and 30.5 against 34.0 %: the editor learns by the images it
+    # edits, so the budget only moves from E to G.
     editor_batch_fraction: float = 1.0
     # ProGAN's minibatch standard deviation before D's last conv, over contiguous groups of this many images:
     # D sees when a group of samples looks alike. 0 = off.
