@@ -82,7 +82,8 @@ class VitrineGAN(keras.Model):
         if cfg.editor_from_step < 0:
             raise ValueError(f"editor_from_step is a step, got {cfg.editor_from_step}")
         if not 0.0 < cfg.editor_batch_fraction <= 1.0:
-            raise ValueError(f"editor_batch_fraction is a share of the batch in (0, 1], got {cfg.editor_batch_fraction}")
+            raise ValueError("editor_batch_fraction is a share of the batch in (0, 1], "
+                             f"got {cfg.editor_batch_fraction}")
         # Read when fit() traces its step: False = the G+D step (the editor's warm-up), True = the full step.
         # train() sets it for a resumed run; EditorFromStep turns it on during fit().
         self.editor_training = cfg.editor_from_step == 0
