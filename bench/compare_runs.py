@@ -100,6 +100,9 @@ def summarize(result: dict) -> Dict[str, str]:
                              ("diversity", "diversity", "{:.2f}")):
         value = _metric(result, name)
         column[label] = fmt.format(value) if value is not None else "–"
+    if _metric(result, "background_clean_rate") is not None:  # runs exported since background clean-up
+        column["background clean-up: clean / background L1 vs cluttered"] = (
+            f"{_ci(result, 'background_clean_rate')} / {_metric(result, 'background_l1_vs_untouched'):.2f} ×")
     return column
 
 

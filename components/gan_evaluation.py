@@ -17,6 +17,7 @@ from typing import Dict, List, Optional
 import numpy as np
 import tensorflow as tf
 
+from models import background as bg
 from models import metrics as M
 from models.edit_targets import draw_edit_targets
 from models.export import read_vocabulary
@@ -74,14 +75,19 @@ def generate(model, attributes, vocab, ids: Dict[str, np.ndarray], seeds: np.nda
     return np.concatenate(out)
 
 
-def edit(model, attributes, sources_uint8, targets: Dict[str, List[str]], strength: float):
-    fn = model.signatures["edit"]
+def edit(model, attributes, sources_uint8, targets: Dict[str, List[str]], strength: float,
+         background: Optional[str] = None):
+    """Edits through the `edit` signature, or `edit_background` with `background` ("keep" / "white")."""
+    fn = model.signatures["edit" if background is None else "edit_background"]
+    extra = {} if background is None else {"background": None}
     images, masks = [], []
     for start in range(0, len(sources_uint8), BATCH):
         sl = slice(start, start + BATCH)
         encoded = [tf.io.encode_png(img).numpy() for img in sources_uint8[sl]]
+        if extra:
+            extra["background"] = tf.fill([len(encoded)], background)
         result = fn(image_bytes=tf.constant(encoded), strength=tf.fill([len(encoded)], float(strength)),
-                    **{a: tf.constant(targets[a][sl]) for a in attributes})
+                    **{a: tf.constant(targets[a][sl]) for a in attributes}, **extra)
         images.append(result["images"].numpy())
         masks.append(result["mask"].numpy())
     return np.concatenate(images), np.concatenate(masks)
@@ -209,7 +215,61 @@ def evaluate_model(model_path: str, judge: Judge, real: dict, vocab: Dict[str, L
         "value": float(np.mean(np.abs(to_float(identity) - to_float(sources[:16])))), "higher_is_better": False,
         "gated": False}
     extras.update(edit_sources=sources, edited=edited, edit_targets=targets)
+    if "edit_background" in model.signatures:
+        clean_up = background_clean_up(model, judge, attributes, sources, seed)
+        results.update(clean_up.pop("metrics"))
+        extras.update(clean_up)
+    else:
+        log.info("%s has no edit_background signature (exported before background clean-up): not scored",
+                 model_path)
     return {"metrics": results, "extras": extras}
+
+
+def background_clean_up(model, judge: Judge, attributes, sources_uint8: np.ndarray, seed: int) -> dict:
+    """Background clean-up, scored on eval images on white (models/background.py): each is put onto a seeded
+    random colour/gradient/texture outside its background, then edited with every attribute kept and background
+    "white" (and, as a check, "keep"). -> {"metrics": {...}, "background_inputs", "background_cleaned"}."""
+    originals = to_float(sources_uint8)
+    pairs = bg.clean_up_pairs(tf.constant(originals), seed=(seed, 7))
+    usable = pairs["eligible"].numpy() > 0
+    metrics = {"background_pairs": {"value": float(usable.sum()), "higher_is_better": True, "gated": False,
+                                    "note": f"eval edit sources whose border is white, of {len(usable)}"}}
+    if not usable.any():
+        log.warning("No eval image has a white border: background clean-up not scored")
+        return {"metrics": metrics}
+    originals = originals[usable]
+    masks = pairs["masks"].numpy()[usable]
+    inputs = to_uint8(pairs["inputs"].numpy()[usable])
+    keep_all = {a: [""] * len(inputs) for a in attributes}
+    cleaned, _ = edit(model, attributes, inputs, keep_all, strength=1.0, background="white")
+    kept, _ = edit(model, attributes, inputs, keep_all, strength=1.0, background="keep")
+    scores = {k: v.numpy() for k, v in bg.clean_up_scores(to_float(cleaned), originals, masks).items()}
+    untouched = {k: v.numpy() for k, v in bg.clean_up_scores(to_float(inputs), originals, masks).items()}
+    kept_l1 = np.sum(np.abs(to_float(kept) - to_float(inputs)).mean(-1, keepdims=True) * masks, axis=(1, 2, 3)) \
+        / np.maximum(masks.sum(axis=(1, 2, 3)), 1.0)
+
+    def entry(values, higher_is_better, note):
+        value, low, high = M.bootstrap_mean(np.asarray(values, dtype="float64"), seed=seed)
+        return {"value": value, "ci": [low, high], "higher_is_better": higher_is_better, "gated": False, "note": note}
+
+    metrics["background_clean_rate"] = entry(
+        scores["clean"], True, f"share of clean-ups with >= {bg.CLEAN_MIN:.0%} of the background near-white")
+    metrics["background_l1"] = entry(scores["background_l1"], False, "mean |cleaned - white| over the background")
+    metrics["background_l1_vs_untouched"] = {
+        "value": float(scores["background_l1"].mean() / max(untouched["background_l1"].mean(), 1e-6)),
+        "higher_is_better": False, "gated": False,
+        "note": f"background_l1 / the cluttered input's ({untouched['background_l1'].mean():.3f}); 0 = white"}
+    metrics["background_product_l1"] = entry(
+        scores["product_l1"], False, "mean |cleaned - original| over the product (the input's is 0)")
+    metrics["background_keep_l1"] = entry(
+        kept_l1, False, "background 'keep': mean |edit - cluttered input| over the background (0 = kept)")
+    # The judge should see the same product after clean-up as on the original white photo.
+    before, after = judge(originals), judge(to_float(cleaned))
+    same = np.mean([np.argmax(before[f"{a}_logits"], 1) == np.argmax(after[f"{a}_logits"], 1) for a in attributes],
+                   axis=0)
+    metrics["background_attributes_kept"] = entry(
+        same, True, "share of attributes the judge reads the same on the cleaned image as on the original")
+    return {"metrics": metrics, "background_inputs": inputs, "background_cleaned": cleaned}
 
 
 def prepare_real(judge: Judge, examples_uri: str, resolution: int, attributes, judge_summary: dict,

@@ -56,6 +56,9 @@ def run_evaluation(model_dir, judge_dir, examples_uri, transform_graph_uri, outp
         "Generated (rows: requested condition)": _generated_grid(extras, vocab, attributes),
         "Edits (left: source, right: edited)": _edit_grid(extras, attributes),
     }
+    if "background_cleaned" in extras:
+        grids["Background clean-up (left: cluttered input, right: background 'white')"] = _edit_grid(
+            {"edit_sources": extras["background_inputs"], "edited": extras["background_cleaned"]}, attributes)
     report = eval_report.write_report(output_dir, metrics, config.get("thresholds", {}), baseline_metrics, blessed,
                                       reasons, grids, extras["confusion"],
                                       tolerance=config.get("baseline_tolerance", 0.1),

@@ -123,6 +123,13 @@ class ModelConfig:
     # could spare the editor its first few hundred steps. It did not: started at 1.0 (m ~ 0.73) the mask ran to 0.92
     # by step 50 and the judge's edit checks read no higher than from -3 (…_s27_10min_mask_init1_seed1.json).
     editor_mask_init_logit: float = -3.0
+    # Background clean-up to white, the editor's third edit (models/background.py): each full step the editor also
+    # gets ceil(background_share * its images) of its real images put onto random colours, gradients and textures
+    # outside their background (the near-white pixels connected to the border). Half of them ask for white, with
+    # the image on pure white as the L1 target (weight `background_weight`), half ask to keep the background, with
+    # the cluttered input as the target. Images whose border is not white give no pair. 0 = off.
+    background_share: float = 0.25
+    background_weight: float = 10.0
     keep_prob: float = 0.3  # editor: chance that a target attribute is "keep as is" (all-zero weights)
     # editor: chance that a training edit changes exactly one attribute (a random one; the others are kept), as a
     # recolour or change-category request does; the other edits keep each attribute with keep_prob.

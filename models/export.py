@@ -1,4 +1,4 @@
-"""Export: a SavedModel with string-keyed signatures `generate`, `edit` and `serving_default`.
+"""Export: a SavedModel with string-keyed signatures `generate`, `edit`, `edit_background` and `serving_default`.
 
 The contract is in ARCHITECTURE.md ("SavedModel signatures"). Vocabulary files travel in `assets/`, so the
 exported model knows its vocabulary and refuses values outside it with a message that lists the valid ones.
@@ -10,6 +10,7 @@ from typing import Dict, List
 import tensorflow as tf
 
 from models import image_ops
+from models.background import background_flags
 
 KEEP = ""  # edit: an empty target value keeps that attribute as it is
 
@@ -150,11 +151,21 @@ class VitrineModule(tf.Module):
                 fn_output_signature=tf.TensorSpec([self.resolution, self.resolution, 3], tf.float32),
             )
 
-    def _edit(self, image_bytes, attribute_values, strength):
+    def _edit(self, image_bytes, attribute_values, strength, background=None):
+        """`background` strings [N] ("" / "keep" or "white"); None keeps every background (the `edit` signature)."""
         images = self._decode_images(image_bytes)
         weights, _ = self._conditions(attribute_values, allow_keep=True)
         strength = tf.clip_by_value(tf.cast(strength, tf.float32), 0.0, 1.0)[:, None]
-        result = self.editor({"image": images, "strength": strength, **weights}, training=False)
+        if background is None:
+            flags = tf.zeros_like(strength)
+        else:
+            count = tf.shape(image_bytes)[0]
+            check = tf.debugging.assert_equal(tf.shape(background)[0], count,
+                                              message="background must have one value per image")
+            with tf.control_dependencies([check]):
+                flags = background_flags(background)
+        result = self.editor({"image": images, "strength": strength, "background": flags, **weights},
+                             training=False)
         edited = image_ops.to_uint8(result["image"])
         return {"images": edited, "png": image_ops.encode_png_batch(edited),
                 "mask": tf.cast(result["mask"], tf.float32)}
@@ -170,6 +181,10 @@ class VitrineModule(tf.Module):
 
         def edit(**inputs):
             return self._edit(inputs["image_bytes"], {a: inputs[a] for a in attrs}, inputs["strength"])
+
+        def edit_background(**inputs):
+            return self._edit(inputs["image_bytes"], {a: inputs[a] for a in attrs}, inputs["strength"],
+                              inputs["background"])
 
         feature_spec = {a: tf.io.FixedLenFeature([], tf.string) for a in attrs}
         feature_spec["seed"] = tf.io.FixedLenFeature([], tf.int64, default_value=0)
@@ -188,6 +203,12 @@ class VitrineModule(tf.Module):
                 **attribute_specs,
                 image_bytes=tf.TensorSpec([None], tf.string, name="image_bytes"),
                 strength=tf.TensorSpec([None], tf.float32, name="strength")),
+            # `edit` plus the background request; a separate signature, so `edit` callers keep their contract
+            "edit_background": tf.function(edit_background).get_concrete_function(
+                **attribute_specs,
+                image_bytes=tf.TensorSpec([None], tf.string, name="image_bytes"),
+                strength=tf.TensorSpec([None], tf.float32, name="strength"),
+                background=tf.TensorSpec([None], tf.string, name="background")),
             "serving_default": tf.function(serving_default).get_concrete_function(
                 tf.TensorSpec([None], tf.string, name="examples")),
         }

@@ -6,6 +6,8 @@ The editor learns from
   * adversarial + target-attribute classification on edits of real images,
   * paired supervision G gives for free: E(G(z, c1), c2) ≈ G(z, c2) (G stopped),
   * cycle consistency E(E(x, c2), c1) ≈ x,
+  * background clean-up pairs (models/background.py): with cfg.background_share, some of its real images put onto
+    random backgrounds, to be returned on white (background input 1) or as they are (background input 0),
   * "keep" handling: with cfg.keep_prob an attribute of the target is all-zeros (= keep as is) and the
     source label becomes its classification/pairing target; with cfg.single_change_prob an edit changes exactly
     one attribute and keeps the rest, as recolour and change-category requests do.
@@ -26,13 +28,14 @@ from typing import Dict, Mapping, Optional
 import keras
 import tensorflow as tf
 
+from models import background as bg
 from models import losses
 from models.augment import diff_augment, parse_policy
 from models.config import ModelConfig
 from models.networks import twin_output
 
 MISMATCH_LABELS = ("roll", "edit")  # cfg.d_mismatch_labels: the batch's labels rolled by one, or the edit targets
-EDITOR_METRICS = ("e_loss", "e_adv", "e_cls", "pair_l1", "cycle_l1", "mask_mean", "mask_cap")  # not in G+D steps
+EDITOR_METRICS = ("e_loss", "e_adv", "e_cls", "pair_l1", "cycle_l1", "mask_mean", "mask_cap", "background_l1")  # not in G+D steps
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +84,8 @@ class VitrineGAN(keras.Model):
             raise ValueError(f"d_editor_fake_from_step is a step, got {cfg.d_editor_fake_from_step}")
         if cfg.editor_from_step < 0:
             raise ValueError(f"editor_from_step is a step, got {cfg.editor_from_step}")
+        if not 0.0 <= cfg.background_share <= 1.0:
+            raise ValueError(f"background_share is a share of the editor's images in [0, 1], got {cfg.background_share}")
         if not 0.0 < cfg.editor_batch_fraction <= 1.0:
             raise ValueError("editor_batch_fraction is a share of the batch in (0, 1], "
                              f"got {cfg.editor_batch_fraction}")
@@ -98,7 +103,7 @@ class VitrineGAN(keras.Model):
         self.ema_editor.trainable = False
         names = ["d_loss", "g_loss", "e_loss", "d_real", "d_fake", "r1", "d_cls", "g_cls", "e_adv", "e_cls",
                  "pair_l1", "cycle_l1", "mask_mean", "mode_seeking", "d_twin", "g_twin", "g_cls_loss",
-                 "d_mismatch", "mask_cap"]
+                 "d_mismatch", "mask_cap", "background_l1"]
         self.trackers = {n: keras.metrics.Mean(name=n) for n in names}
         # The sub-networks are built; without this, fit() under a distribution strategy would try to build
         # the model by calling it on a training batch, which is not a generator input.
@@ -138,9 +143,28 @@ class VitrineGAN(keras.Model):
     def _d(self, images, conditions, training=True):
         return self.discriminator({"image": images, **conditions}, training=training)
 
-    def _edit(self, images, conditions, training=True):
+    def _edit(self, images, conditions, training=True, background=None):
+        """E at full strength; `background` [B, 1] (1 = clean to white), zeros (keep) when None."""
         strength = tf.ones([tf.shape(images)[0], 1], tf.float32)
-        return self.editor({"image": images, **conditions, "strength": strength}, training=training)
+        if background is None:
+            background = tf.zeros_like(strength)
+        return self.editor({"image": images, **conditions, "strength": strength, "background": background},
+                           training=training)
+
+    def _background_loss(self, real):
+        """The clean-up term on the G/E tape: the first ceil(background_share * B) of the editor's real images,
+        put onto random backgrounds (models/background.py). The first half of them ask for white (target: the
+        image on pure white), the rest ask to keep the background (target: the cluttered input itself). L1, over
+        the images whose border was white (the others give no pair)."""
+        batch = tf.shape(real)[0]
+        n = tf.maximum(1, tf.cast(tf.math.ceil(self.cfg.background_share * tf.cast(batch, tf.float32)), tf.int32))
+        pairs = bg.clean_up_pairs(real[:n])
+        clean = tf.cast(tf.range(n) < (n + 1) // 2, tf.float32)[:, None]  # [n, 1]
+        targets = tf.where(clean[:, :, None, None] > 0, pairs["targets"], pairs["inputs"])
+        keep_all = {a: tf.zeros([n, self.vocab_sizes[a]], tf.float32) for a in self.attributes}
+        cleaned = self._edit(pairs["inputs"], keep_all, background=clean)["image"]
+        weight = pairs["eligible"]
+        return tf.reduce_sum(losses.masked_l1(cleaned, targets) * weight) / tf.maximum(tf.reduce_sum(weight), 1.0)
 
     def _augment(self, images):
         return diff_augment(images, self.cfg.diffaugment) if self.cfg.diffaugment else images
@@ -361,6 +385,10 @@ class VitrineGAN(keras.Model):
         pair_l1 = tf.reduce_mean(losses.masked_l1(second[:batch], pair_target))
         cycle_l1 = tf.reduce_mean(losses.masked_l1(second[batch:], real))
         e_loss = e_adv + self.editor_cls_weight * e_cls + cfg.pair_weight * pair_l1 + cfg.cycle_weight * cycle_l1
+        background_l1 = tf.constant(0.0)
+        if cfg.background_share > 0:
+            background_l1 = self._background_loss(real)
+            e_loss += cfg.background_weight * background_l1
         mask_cap = tf.constant(0.0)
         if cfg.mask_cap_weight > 0:  # keep-mask mean per edit above the cap: near-identity edits ...
             per_edit = tf.reduce_mean(edit_out["mask"], axis=[1, 2, 3])
@@ -372,7 +400,7 @@ class VitrineGAN(keras.Model):
                         / tf.maximum(tf.reduce_sum(changing), 1.0))
             e_loss += cfg.mask_cap_weight * mask_cap
         return {"e_loss": e_loss, "e_adv": e_adv, "e_cls": e_cls, "pair_l1": pair_l1, "cycle_l1": cycle_l1,
-                "mask_mean": tf.reduce_mean(edit_out["mask"]), "mask_cap": mask_cap}
+                "mask_mean": tf.reduce_mean(edit_out["mask"]), "mask_cap": mask_cap, "background_l1": background_l1}
 
 class EditorFromStep(keras.callbacks.Callback):
     """Switches fit() from the G+D step to the full step when step `cfg.editor_from_step` is reached (counted from

@@ -191,7 +191,8 @@ class JudgeMonitor(keras.callbacks.Callback):
 
     def _edit_success(self, editor, edits: dict) -> float:
         strength = np.ones((len(edits["sources"]), 1), dtype="float32")
-        edited = editor({"image": edits["sources"], **edits["conditions"], "strength": strength}, training=False)
+        edited = editor({"image": edits["sources"], **edits["conditions"], "strength": strength,
+                         "background": np.zeros_like(strength)}, training=False)
         judged_edits = self.judge(np.asarray(edited["image"], dtype="float32"))
         hits = [np.argmax(judged_edits[f"{self.attributes[c]}_logits"][i]) == edits["targets"][i]
                 for i, c in enumerate(edits["changed"])]

@@ -13,7 +13,7 @@ from keras import layers
 from models.config import ModelConfig
 from models.layers import FiLM, BlendEdit, GroupNorm, MinibatchStddev, Projection, WeightSum
 
-RESERVED_INPUT_NAMES = ("z", "image", "strength", "adv", "mask")
+RESERVED_INPUT_NAMES = ("z", "image", "strength", "background", "adv", "mask")
 
 
 def twin_output(attr: str) -> str:
@@ -126,14 +126,21 @@ def build_generator(cfg: ModelConfig, vocab_sizes: Mapping[str, int], name="gene
 
 
 def build_editor(cfg: ModelConfig, vocab_sizes: Mapping[str, int], name="editor") -> keras.Model:
-    """{"image": [B,R,R,3], attr: [B,V] (zeros = keep), "strength": [B,1]} -> {"image", "mask": [B,R,R,1]}."""
+    """{"image": [B,R,R,3], attr: [B,V] (zeros = keep), "strength": [B,1], "background": [B,1]}
+    -> {"image", "mask": [B,R,R,1]}.
+
+    `background` 1 asks for the background cleaned to white, 0 keeps it (models/background.py); it joins the
+    attribute embeddings in the condition vector that modulates every block, so one network does all three edits.
+    """
     _check(cfg, vocab_sizes)
     res = cfg.resolution
     with _policy(cfg):
         image = keras.Input((res, res, 3), dtype="float32", name="image")
         strength = keras.Input((1,), dtype="float32", name="strength")
+        background = keras.Input((1,), dtype="float32", name="background")
         conditions = _condition_inputs(cfg, vocab_sizes)
         embedding = build_condition_encoder(cfg, vocab_sizes)(conditions)
+        embedding = layers.Concatenate(dtype="float32", name="e_condition_and_background")([embedding, background])
         width = cfg.editor_channels
         n_down = 2 if res <= 32 else 3
         condition = _fuse(embedding, width * 2 ** n_down, "e")
@@ -162,7 +169,8 @@ def build_editor(cfg: ModelConfig, vocab_sizes: Mapping[str, int], name="editor"
                              bias_initializer=keras.initializers.Constant(cfg.editor_mask_init_logit))(h)
         mask = layers.Activation("sigmoid", dtype="float32", name="mask")(mask)
         out = BlendEdit(dtype="float32", name="edited")([image, delta, mask, strength])
-    return keras.Model({"image": image, **conditions, "strength": strength}, {"image": out, "mask": mask}, name=name)
+    return keras.Model({"image": image, **conditions, "strength": strength, "background": background},
+                       {"image": out, "mask": mask}, name=name)
 
 
 def build_discriminator(cfg: ModelConfig, vocab_sizes: Mapping[str, int], name="discriminator") -> keras.Model:

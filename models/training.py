@@ -181,14 +181,29 @@ def weights_checksum(model) -> str:
     return values_checksum(keras.ops.convert_to_numpy(weight) for weight in model.weights)
 
 
-def load_networks(gan, directory: str) -> List[str]:
+def load_networks(gan, directory: str, strict: bool = True) -> List[str]:
     """Loads whichever network weights exist in `directory`; returns their names. A model saved before the
-    editor had a moving average (no ema_editor weights) starts that average from its editor."""
+    editor had a moving average (no ema_editor weights) starts that average from its editor.
+
+    With strict=False (warm starts) a network whose saved weights do not fit its architecture (e.g. an editor
+    saved before it had the background input) is skipped with a warning and keeps its fresh weights; with
+    strict=True (resume) that is an error."""
     loaded = []
     for name in NETWORKS:
         path = os.path.join(directory, f"{name}.weights.h5")
         if tf.io.gfile.exists(path):
-            getattr(gan, name).load_weights(path)
+            network = getattr(gan, name)
+            if strict:
+                network.load_weights(path)
+            else:
+                before = network.get_weights()
+                try:
+                    network.load_weights(path)
+                except ValueError as err:
+                    network.set_weights(before)  # a partial load must not leave a mix of old and new weights
+                    log.warning("%s does not fit this %s's architecture (%s): it trains from fresh weights",
+                                path, name, str(err).splitlines()[0][:300])
+                    continue
             loaded.append(name)
     if "editor" in loaded and "ema_editor" not in loaded:
         gan.ema_editor.set_weights(gan.editor.get_weights())
@@ -401,7 +416,7 @@ def train(
     if start_step:
         log.info("Resuming from checkpoint at step %d", start_step)
     elif base_model:
-        warm_started = load_networks(gan, os.path.join(base_model, KERAS_WEIGHTS_DIR))
+        warm_started = load_networks(gan, os.path.join(base_model, KERAS_WEIGHTS_DIR), strict=False)
         if warm_started:
             log.info("Warm start from %s: loaded %s", base_model, ", ".join(warm_started))
             # Recorded before training, to compare with the base model's `exported_checksums`.

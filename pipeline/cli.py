@@ -173,7 +173,8 @@ def cmd_edit(args) -> int:
     with open(args.image, "rb") as f:
         image_bytes = f.read()
     strengths = sorted({0.5 * args.strength, args.strength}) if args.ramp else [args.strength]
-    path = write_edit_pair(client, image_bytes, _attributes_from_args(args), args.output, strengths=strengths)
+    path = write_edit_pair(client, image_bytes, _attributes_from_args(args), args.output, strengths=strengths,
+                           background=args.background)
     print(f"Wrote before/after to {path}")
     return 0
 
@@ -282,6 +283,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_client_args(p)
     p.add_argument("--strength", type=float, default=1.0, help="edit strength lambda in [0, 1]")
     p.add_argument("--ramp", action="store_true", help="also show the edit at half the strength")
+    p.add_argument("--background", choices=("keep", "white"), default=None,
+                   help="white: clean the background to white (the edit_background signature); default: keep it")
     p.set_defaults(fn=cmd_edit)
 
     p = sub.add_parser("schedule", help="retrain on a schedule, locally (no overlapping runs) or on Kubeflow")

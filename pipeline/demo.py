@@ -88,6 +88,11 @@ def run_demo(args) -> int:
         target_colour = "Red" if source["baseColour"] != "Red" else "Blue"
         edited = write_edit_pair(client, source_bytes, {"baseColour": target_colour},
                                  os.path.join(output, "edited.png"), strengths=(0.5, 1.0))
+        from models.background import put_on_random_background
+
+        cluttered = put_on_random_background(source_bytes, seed=(0, 1))
+        cleaned = write_edit_pair(client, cluttered, {}, os.path.join(output, "background_cleaned.png"),
+                                  strengths=(1.0,), background="white")
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -95,6 +100,7 @@ def run_demo(args) -> int:
     print(f"  pushed model:      {os.path.join(paths['serving_model_dir'], run.pushed_version)}")
     print(f"  generated grid:    {grid}   (rows: {', '.join(r['articleType'] + '/' + r['baseColour'] for r in rows)})")
     print(f"  edited image:      {edited}   ({source['articleType']} {source['baseColour']} -> {target_colour})")
+    print(f"  background clean-up: {cleaned}   (the same photo on a random background -> white)")
     print(f"  evaluation report: {run.report}")
     print(f"  server log:        {server_log}")
     return 0

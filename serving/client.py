@@ -100,7 +100,7 @@ class VitrineClient:
         self.timeout = timeout
         self.retries = retries
         self.backoff_s = backoff_s
-        self._edit_inputs: dict[int | None, list[str]] = {}
+        self._edit_inputs: dict[tuple[int | None, str], list[str]] = {}
         options = [("grpc.max_receive_message_length", max_message_bytes),
                    ("grpc.max_send_message_length", max_message_bytes)]
         if root_certificates is not None or certificate_chain is not None:
@@ -169,24 +169,38 @@ class VitrineClient:
 
     def edit(self, image_bytes: bytes | Sequence[bytes], attributes: Mapping[str, str | Sequence[str]],
              strength: float | Sequence[float] = 1.0, version: int | None = None,
-             version_label: str | None = None) -> EditResult:
-        """Edit encoded images toward `attributes`; attributes left out (or `""`) are kept as they are."""
+             version_label: str | None = None, background: str | Sequence[str] | None = None) -> EditResult:
+        """Edit encoded images toward `attributes`; attributes left out (or `""`) are kept as they are.
+
+        `background` "white" cleans the background to white, "keep" (or "") keeps it; given, the request goes to
+        the `edit_background` signature, which a model version exported before background clean-up lacks (a
+        ValueError says so). None keeps every background through the `edit` signature."""
         images = [image_bytes] if isinstance(image_bytes, (bytes, bytearray)) else list(image_bytes)
         n = len(images)
-        attributes = {**{a: "" for a in self._edit_attributes(version) if a not in attributes}, **attributes}
+        signature = "edit" if background is None else "edit_background"
+        attributes = {**{a: "" for a in self._edit_attributes(version, signature) if a not in attributes},
+                      **attributes}
         strengths = [strength] * n if isinstance(strength, (int, float)) else list(strength)
         inputs = {name: _string_tensor(_attribute_values(v, n, name)) for name, v in attributes.items()}
         inputs["image_bytes"] = _string_tensor(images)
         inputs["strength"] = _numeric_tensor(strengths, _DT_FLOAT)
-        out, served = self.predict("edit", inputs, version, version_label)
+        if background is not None:
+            inputs["background"] = _string_tensor(_attribute_values(background, n, "background"))
+        out, served = self.predict(signature, inputs, version, version_label)
         return EditResult(out["images"], [bytes(b) for b in out.get("png", [])], out.get("mask"), served)
 
-    def _edit_attributes(self, version: int | None) -> list[str]:
-        """The attribute inputs of the `edit` signature (cached per version), so callers may omit some."""
-        if version not in self._edit_inputs:
-            inputs = self.metadata(version)["signatures"].get("edit", {}).get("inputs", {})
-            self._edit_inputs[version] = [n for n in inputs if n not in ("image_bytes", "strength")]
-        return self._edit_inputs[version]
+    def _edit_attributes(self, version: int | None, signature: str = "edit") -> list[str]:
+        """The attribute inputs of an edit signature (cached per version), so callers may omit some."""
+        key = (version, signature)
+        if key not in self._edit_inputs:
+            signatures = self.metadata(version)["signatures"]
+            if signature not in signatures:
+                raise ValueError(f"model {self.model_name!r} version {version if version is not None else 'latest'} "
+                                 f"has no {signature!r} signature (exported before background clean-up?); "
+                                 f"its signatures: {sorted(signatures)}")
+            inputs = signatures[signature].get("inputs", {})
+            self._edit_inputs[key] = [n for n in inputs if n not in ("image_bytes", "strength", "background")]
+        return self._edit_inputs[key]
 
     def metadata(self, version: int | None = None) -> dict:
         """{signature name: {"inputs": {name: (dtype, shape)}, "outputs": {...}}} plus "version"."""

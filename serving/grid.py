@@ -59,15 +59,19 @@ def write_generate_grid(client, rows: Sequence[Mapping[str, str]], per_row: int,
 
 def write_edit_pair(client, image_bytes: bytes | Sequence[bytes], attributes: Mapping[str, str],
                     out_path: str | os.PathLike, strengths: Sequence[float] = (1.0,),
-                    cell: int | None = None) -> str:
-    """A before/after strip: each input image, then its edit at every strength, one row per input."""
+                    cell: int | None = None, background: str | None = None) -> str:
+    """A before/after strip: each input image, then its edit at every strength, one row per input.
+    `background` ("white" / "keep") goes to the client's edit (None: the `edit` signature)."""
     inputs = [image_bytes] if isinstance(image_bytes, (bytes, bytearray)) else list(image_bytes)
-    edits = [client.edit(inputs, attributes, strength=s) for s in strengths]
+    edits = [client.edit(inputs, attributes, strength=s, background=background) for s in strengths]
     size = edits[0].images.shape[1]
     rows, labels = [], []
     for i, raw in enumerate(inputs):
         before = np.asarray(Image.open(io.BytesIO(raw)).convert("RGB").resize((size, size)), dtype=np.uint8)
         rows.append(np.stack([before] + [e.images[i] for e in edits]))
-        labels.append(f"{i}: -> {_label({k: v for k, v in attributes.items() if v})}")
+        wanted = {k: v for k, v in attributes.items() if v}
+        if background and background != "keep":
+            wanted["background"] = background
+        labels.append(f"{i}: -> {_label(wanted)}")
     compose_grid(rows, labels, cell).save(out_path)
     return os.fspath(out_path)

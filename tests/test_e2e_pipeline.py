@@ -68,6 +68,7 @@ def server(tiny_run):
     try:
         grpc.channel_ready_future(channel).result(timeout=120)
         stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+        stub.target = f"127.0.0.1:{port}"  # for tests that go through VitrineClient
         deadline = time.time() + 120
         while True:  # ready = the model answers, not only the port
             try:
@@ -126,6 +127,25 @@ def test_edit_round_trip_through_official_stubs(server, sample_catalog):
     resolution = get_preset("tiny").model.resolution
     assert out["images"].shape == (2, resolution, resolution, 3) and out["images"].dtype == np.uint8
     assert out["mask"].shape == (2, resolution, resolution, 1)
+
+
+def test_background_clean_up_through_official_stubs_and_the_client(server, sample_catalog):
+    """The pushed model's `edit_background` over gRPC: "white" and "keep" differ, a bad value is INVALID_ARGUMENT
+    naming the valid ones, and VitrineClient.edit(background=...) routes to it."""
+    from serving.client import VitrineClient
+
+    image = open(os.path.join(sample_catalog, "images", sorted(os.listdir(sample_catalog / "images"))[1]), "rb").read()
+    out = _predict(server, "edit_background", image_bytes=[image, image], articleType=["", ""],
+                   baseColour=["", ""], strength=np.ones(2, np.float32), background=["white", "keep"])
+    assert out["images"].shape[0] == 2 and not np.array_equal(out["images"][0], out["images"][1])
+    with pytest.raises(grpc.RpcError) as error:
+        _predict(server, "edit_background", image_bytes=[image], articleType=[""], baseColour=[""],
+                 strength=np.ones(1, np.float32), background=["transparent"])
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "transparent" in error.value.details() and "keep, white" in error.value.details()
+    client = VitrineClient(server.target)
+    cleaned = client.edit(image, {}, background="white")
+    np.testing.assert_array_equal(cleaned.images[0], out["images"][0])
 
 
 def test_unknown_attribute_is_invalid_argument_listing_valid_values(server):

@@ -337,15 +337,16 @@ def test_editor_warm_up_trains_g_and_d_alone_until_editor_from_step_then_the_ful
 class _EditRows(VitrineGAN):
     """VitrineGAN that records how many images each editor call edits (eager steps only)."""
 
-    def _edit(self, images, conditions, training=True):
+    def _edit(self, images, conditions, training=True, background=None):
         self.edit_rows.append(int(images.shape[0]))
-        return super()._edit(images, conditions, training)
+        return super()._edit(images, conditions, training, background)
 
 
 def test_editor_batch_fraction_edits_the_batch_head_only_and_g_and_d_keep_the_whole_batch():
     """At 0.5 of a batch of 4 the editor edits 2 images and cycles/pairs 2 + 2, where at 1.0 it edits 4 and 4 + 4;
-    D's real term covers the whole batch either way, the editor still trains and its step differs. A fraction
-    outside (0, 1] is refused."""
+    either way it cleans up ceil(0.25 * its images) = 1 background (background_share 0.25). D's real term covers
+    the whole batch either way, the editor still trains and its step differs. A fraction outside (0, 1] is
+    refused; without background_share the clean-up call is not made."""
     steps = {}
     for fraction in (1.0, 0.5):
         keras.utils.set_random_seed(0)
@@ -359,13 +360,21 @@ def test_editor_batch_fraction_edits_the_batch_head_only_and_g_and_d_keep_the_wh
         assert np.isfinite(float(values["e_loss"])) and np.isfinite(float(values["d_loss"]))
         assert _moved_from(init, gan.editor) > 0
         steps[fraction] = (gan.edit_rows, float(values["d_real"]), gan.editor.get_weights())
-    assert steps[1.0][0] == [4, 8] and steps[0.5][0] == [2, 4]
+    assert steps[1.0][0] == [4, 8, 1] and steps[0.5][0] == [2, 4, 1]
     # D's real term is over the whole batch in both; the editor's step differs
     assert steps[0.5][1] == pytest.approx(steps[1.0][1], rel=1e-5)
     assert max(float(np.abs(a - b).max()) for a, b in zip(steps[1.0][2], steps[0.5][2])) > 1e-6
     for bad in (0.0, 1.5):
         with pytest.raises(ValueError, match="editor_batch_fraction is a share"):
             _gan(SMALL.replace(editor_batch_fraction=bad))
+    cfg = SMALL.replace(background_share=0.0)
+    gan = _EditRows(networks.build_generator(cfg, VOCAB), networks.build_editor(cfg, VOCAB),
+                    networks.build_discriminator(cfg, VOCAB), cfg, VOCAB)
+    gan.edit_rows = []
+    gan.compile()
+    assert float(gan.train_step(next(iter(_dataset(16))))["background_l1"]) == 0.0 and gan.edit_rows == [4, 8]
+    with pytest.raises(ValueError, match="background_share is a share"):
+        _gan(SMALL.replace(background_share=1.5))
 
 
 def _moved_from(weights, model) -> float:

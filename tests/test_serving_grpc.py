@@ -76,6 +76,15 @@ def test_edit_round_trip(client):
     assert not np.array_equal(edited.images[1], source.images[1])
 
 
+def test_background_request_to_a_model_without_edit_background_says_so(client):
+    """The toy model predates background clean-up: asking for it names the missing signature and what the version
+    has, and the plain edit still works."""
+    source = client.generate({"articleType": "Tshirts", "baseColour": "Red"}, count=1, seed=1)
+    with pytest.raises(ValueError, match="no 'edit_background' signature.*'edit', 'generate'"):
+        client.edit(source.png, {"baseColour": "Blue"}, background="white")
+    assert client.edit(source.png, {"baseColour": "Blue"}).images.shape[0] == 1
+
+
 def test_serving_default_takes_examples(stubs):
     predict, _ = stubs
     example = tf.train.Example(features=tf.train.Features(feature={

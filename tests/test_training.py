@@ -106,6 +106,42 @@ def test_warm_start_loads_the_base_models_weights(transformed, tmp_path):
     weights = _weights(os.path.join(older, KERAS_WEIGHTS_DIR))
     editor = sorted(k for k in weights if k.startswith("editor/"))
     assert editor and all(np.array_equal(weights[k], weights["ema_" + k]) for k in editor)
+    # a base model whose editor does not fit this architecture (as one saved before the editor had its
+    # background input): G and D warm start, the editor trains from fresh weights, with a warning
+    from models.networks import build_editor
+    from models.training import read_vocabulary
+
+    sizes = {a: len(read_vocabulary(files[a])) for a in ATTRS}
+    misfit = build_editor(CFG.replace(editor_channels=4), sizes)
+    for name in ("editor", "ema_editor"):
+        misfit.save_weights(os.path.join(base, KERAS_WEIGHTS_DIR, f"{name}.weights.h5"))
+    summary = train(CFG.replace(train_steps=0, seed=7), path, files, str(tmp_path / "w4"),
+                    serving_dir=str(tmp_path / "misfit_export"), base_model=base)
+    assert sorted(summary["warm_started"]) == ["discriminator", "ema_generator", "generator"]
+    fresh = _weights(os.path.join(str(tmp_path / "misfit_export"), KERAS_WEIGHTS_DIR))
+    assert all(np.array_equal(before[k], fresh[k]) for k in before if k.startswith("generator/"))
+
+
+def test_exported_model_cleans_backgrounds_through_edit_background(transformed, tmp_path):
+    """The SavedModel's `edit_background` takes `background` "white" / "keep" ("" = keep) besides `edit`'s inputs;
+    the two requests edit differently, "keep" through it is `edit`, and an unknown value names the valid ones."""
+    path, files = transformed
+    export = str(tmp_path / "export")
+    train(CFG.replace(train_steps=2), path, files, str(tmp_path / "work"), serving_dir=export)
+    model = tf.saved_model.load(export)
+    assert {"generate", "edit", "edit_background", "serving_default"} <= set(model.signatures)
+    image = tf.io.encode_png(tf.cast(tf.fill([16, 16, 3], 200), tf.uint8))
+    inputs = {"image_bytes": tf.stack([image, image]), "strength": tf.ones([2]),
+              **{a: tf.constant(["", ""]) for a in ATTRS}}
+    white = model.signatures["edit_background"](background=tf.constant(["white", "white"]), **inputs)
+    keep = model.signatures["edit_background"](background=tf.constant(["keep", ""]), **inputs)
+    plain = model.signatures["edit"](**inputs)
+    np.testing.assert_array_equal(keep["images"].numpy(), plain["images"].numpy())
+    assert not np.array_equal(white["images"].numpy(), keep["images"].numpy())
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"Unknown background: \\?'green"):
+        model.signatures["edit_background"](background=tf.constant(["white", "green"]), **inputs)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="one value per image"):
+        model.signatures["edit_background"](background=tf.constant(["white"]), **inputs)
 
 
 @pytest.fixture(scope="module")
