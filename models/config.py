@@ -107,6 +107,9 @@ class ModelConfig:
     # (36.0 %, 20.5 %); seed 0 read 42.8 against 39.0 % and 30.5 against 34.0 %: the editor learns by the images it
     # edits, so the budget only moves from E to G.
     editor_batch_fraction: float = 1.0
+    # Spectral normalisation of every D conv (SNGAN, models/layers.py: SpectralConv2D), on top of lazy R1. Off:
+    # R1 alone has been D's regulariser in every measured run.
+    d_spectral_norm: bool = False
     # ProGAN's minibatch standard deviation before D's last conv, over contiguous groups of this many images:
     # D sees when a group of samples looks alike. 0 = off.
     minibatch_std_group: int = 0

@@ -32,6 +32,7 @@ from models import background as bg
 from models import losses
 from models.augment import diff_augment, parse_policy
 from models.config import ModelConfig
+from models.layers import SpectralConv2D
 from models.networks import twin_output
 
 MISMATCH_LABELS = ("roll", "edit")  # cfg.d_mismatch_labels: the batch's labels rolled by one, or the edit targets
@@ -200,6 +201,19 @@ class VitrineGAN(keras.Model):
 
         tf.__internal__.distribute.interim.maybe_merge_call(update, tf.distribute.get_strategy(), pairs)
 
+    def _update_spectral_norms(self):
+        """Stores each spectrally normalised conv's refined power-iteration vector (after the D step)."""
+        convs = [layer for layer in self.discriminator.layers if isinstance(layer, SpectralConv2D)]
+        if not convs:
+            return
+        pairs = [(layer.sn_u.value, layer.power_iteration()) for layer in convs]
+
+        def update(strategy, pairs):
+            for variable, value in pairs:
+                strategy.extended.update(variable, lambda v, x: v.assign(x), args=(value,), group=False)
+
+        tf.__internal__.distribute.interim.maybe_merge_call(update, tf.distribute.get_strategy(), pairs)
+
     def _sample_conditions(self, batch, real):
         """Target conditions: the batch's own label combinations, shuffled (keeps the joint distribution)."""
         perm = tf.argsort(tf.random.uniform([batch]))
@@ -323,6 +337,7 @@ class VitrineGAN(keras.Model):
                               + cfg.twin_cls_weight * d_twin)
                     d_scaled = self._scale(self.d_optimizer, d_loss * per_replica)
                 self._apply(self.d_optimizer, d_tape, d_scaled, self.discriminator.trainable_variables)
+                self._update_spectral_norms()
 
             # ---- G and E steps (two optimizers)
             if with_editor:

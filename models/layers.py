@@ -169,3 +169,39 @@ class BlendEdit(layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return input_shape[0]
+
+
+def _unit(x):
+    return x / (ops.sqrt(ops.sum(ops.square(x))) + 1e-12)
+
+
+@keras.saving.register_keras_serializable(package="vitrine")
+class SpectralConv2D(layers.Conv2D):
+    """Conv2D with a spectrally normalised kernel (SNGAN, Miyato et al. 2018): the kernel, as a [k·k·in, out]
+    matrix, is divided by its largest singular value σ. σ is estimated by one power iteration per call from the
+    persistent vector `sn_u` (the gradient flows through the kernel, not through the estimate). The training step
+    stores the refined vector after each D update (`power_iteration()`, VitrineGAN._update_spectral_norms), as it
+    stores the moving averages, so the estimate improves step by step without assignments inside the forward pass.
+    """
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self.sn_u = self.add_weight(shape=(1, self.filters), initializer=keras.initializers.RandomNormal(0.0, 1.0),
+                                    trainable=False, autocast=False, name="sn_u")
+
+    def _estimate(self):
+        """(σ with its gradient through the kernel, the refined unit vector u), float32."""
+        matrix = ops.reshape(ops.cast(self.kernel, "float32"), (-1, self.filters))
+        u = ops.stop_gradient(ops.cast(self.sn_u, "float32"))
+        v = ops.stop_gradient(_unit(ops.matmul(u, ops.transpose(matrix))))
+        u = ops.stop_gradient(_unit(ops.matmul(v, matrix)))
+        return ops.sum(ops.matmul(v, matrix) * u), u
+
+    def sigma(self):
+        return self._estimate()[0]
+
+    def power_iteration(self):
+        return self._estimate()[1]
+
+    def convolution_op(self, inputs, kernel):
+        return super().convolution_op(inputs, kernel / ops.cast(self.sigma(), kernel.dtype))

@@ -11,7 +11,7 @@ import keras
 from keras import layers
 
 from models.config import ModelConfig
-from models.layers import FiLM, BlendEdit, GroupNorm, MinibatchStddev, Projection, WeightSum
+from models.layers import FiLM, BlendEdit, GroupNorm, MinibatchStddev, Projection, SpectralConv2D, WeightSum
 
 RESERVED_INPUT_NAMES = ("z", "image", "strength", "background", "adv", "mask")
 
@@ -179,7 +179,8 @@ def build_discriminator(cfg: ModelConfig, vocab_sizes: Mapping[str, int], name="
     adv = linear(h) + Σ_attr <embed_attr(c_attr), h> (projection discriminator); the per-attribute logits
     are an auxiliary classifier trained on real images (AC-GAN style), used by G and E as a control loss.
     With cfg.twin_cls_weight > 0 there is also a twin classifier per attribute (output `twin_output(attr)`)
-    trained on G's samples (TAC-GAN).
+    trained on G's samples (TAC-GAN). With cfg.d_spectral_norm every conv is spectrally normalised (SNGAN);
+    the linear heads are not, so the projection and the classifiers keep their scale.
     """
     _check(cfg, vocab_sizes)
     res = cfg.resolution
@@ -187,24 +188,25 @@ def build_discriminator(cfg: ModelConfig, vocab_sizes: Mapping[str, int], name="
         image = keras.Input((res, res, 3), dtype="float32", name="image")
         conditions = _condition_inputs(cfg, vocab_sizes)
         width = cfg.disc_channels
-        h = layers.Conv2D(width, 3, padding="same", name="d_from_rgb")(image)
+        conv = SpectralConv2D if cfg.d_spectral_norm else layers.Conv2D  # every conv of D, or none
+        h = conv(width, 3, padding="same", name="d_from_rgb")(image)
         h = layers.LeakyReLU(0.2)(h)
         n_down = int(math.log2(res)) - 2
         for i in range(n_down):
             # widths double per block up to 4x: the D forward runs on 3 batches and twice (R1) per step
             channels = min(width * 2 ** i, 4 * width)
-            skip = layers.Conv2D(channels, 1, use_bias=False, name=f"d_block{i}_skip")(h)
+            skip = conv(channels, 1, use_bias=False, name=f"d_block{i}_skip")(h)
             skip = layers.AveragePooling2D(2)(skip)
-            r = layers.Conv2D(channels, 3, padding="same", name=f"d_block{i}_conv1")(h)
+            r = conv(channels, 3, padding="same", name=f"d_block{i}_conv1")(h)
             r = layers.LeakyReLU(0.2)(r)
-            r = layers.Conv2D(channels, 3, padding="same", name=f"d_block{i}_conv2")(r)
+            r = conv(channels, 3, padding="same", name=f"d_block{i}_conv2")(r)
             r = layers.LeakyReLU(0.2)(r)
             r = layers.AveragePooling2D(2)(r)
             h = layers.Add()([skip, r])
         channels = h.shape[-1]
         if cfg.minibatch_std_group > 0:
             h = MinibatchStddev(cfg.minibatch_std_group, name="d_minibatch_std")(h)
-        h = layers.Conv2D(channels, 3, padding="same", name="d_final_conv")(h)
+        h = conv(channels, 3, padding="same", name="d_final_conv")(h)
         h = layers.LeakyReLU(0.2)(h)
         h = layers.GlobalAveragePooling2D(dtype="float32", name="d_pool")(h)
         h = layers.Activation("linear", dtype="float32")(h)

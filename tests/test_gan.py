@@ -379,3 +379,22 @@ def test_editor_batch_fraction_edits_the_batch_head_only_and_g_and_d_keep_the_wh
 
 def _moved_from(weights, model) -> float:
     return max(float(np.abs(a - b).max()) for a, b in zip(weights, model.get_weights()))
+
+
+def test_spectral_norm_trains_through_fit_and_stores_its_power_iterations():
+    """With d_spectral_norm, fit() (a traced step) trains and each D step stores every conv's refined vector. The
+    estimate of σ is a lower bound of the kernel's largest singular value (numpy's SVD) that has reached 75 % of it
+    after 8 steps (one iteration per step, as SNGAN; tests/test_networks.py pins the convergence)."""
+    from models.layers import SpectralConv2D
+
+    keras.utils.set_random_seed(0)
+    gan = _gan(SMALL.replace(d_spectral_norm=True))
+    gan.compile()
+    convs = [layer for layer in gan.discriminator.layers if isinstance(layer, SpectralConv2D)]
+    before = [layer.sn_u.numpy().copy() for layer in convs]
+    history = gan.fit(_dataset(16), steps_per_epoch=8, epochs=1, verbose=0).history
+    assert np.isfinite(history["d_loss"][-1]) and np.isfinite(history["g_loss"][-1])
+    assert all(not np.array_equal(b, layer.sn_u.numpy()) for b, layer in zip(before, convs))
+    for layer in convs:
+        top = np.linalg.svd(layer.kernel.numpy().reshape(-1, layer.filters), compute_uv=False)[0]
+        assert 0.75 * top < float(layer.sigma()) <= top * (1 + 1e-4), (layer.name, float(layer.sigma()), top)

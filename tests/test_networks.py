@@ -208,3 +208,27 @@ def test_discriminator_twin_heads_and_minibatch_std_only_when_asked(twin, group)
     with pytest.raises(ValueError, match="twin"):
         networks.build_discriminator(cfg.replace(condition_attributes=("articleType", "articleType_twin")),
                                      {**VOCAB, "articleType_twin": 3})
+
+
+def test_spectral_norm_divides_each_d_conv_by_its_largest_singular_value():
+    """With d_spectral_norm every D conv is a SpectralConv2D; stored power iterations converge to the kernel's
+    largest singular value (numpy's SVD), and the normalised kernel's is then 1. Off, D has plain convs."""
+    from models.layers import SpectralConv2D
+
+    disc = networks.build_discriminator(_cfg(16).replace(d_spectral_norm=True), VOCAB)
+    convs = [layer for layer in disc.layers if isinstance(layer, SpectralConv2D)]
+    assert convs and all(layer.name.startswith("d_") for layer in convs)
+    conv = next(layer for layer in convs if layer.name == "d_block0_conv1")
+    rng = np.random.default_rng(0)
+    conv.kernel.assign(rng.normal(0, 1, conv.kernel.shape).astype("float32") * 3.0)
+    matrix = conv.kernel.numpy().reshape(-1, conv.filters)
+    top = np.linalg.svd(matrix, compute_uv=False)[0]
+    for _ in range(30):
+        conv.sn_u.assign(conv.power_iteration())
+    assert float(conv.sigma()) == pytest.approx(top, rel=1e-3)
+    normalised = matrix / float(conv.sigma())
+    assert np.linalg.svd(normalised, compute_uv=False)[0] == pytest.approx(1.0, rel=1e-3)
+    out = disc({"image": tf.random.uniform((BATCH, 16, 16, 3), -1, 1), **_conditions()})
+    assert np.isfinite(out["adv"].numpy()).all()
+    plain = networks.build_discriminator(_cfg(16), VOCAB)
+    assert not any(isinstance(layer, SpectralConv2D) for layer in plain.layers)
