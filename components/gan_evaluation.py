@@ -79,15 +79,14 @@ def edit(model, attributes, sources_uint8, targets: Dict[str, List[str]], streng
          background: Optional[str] = None):
     """Edits through the `edit` signature, or `edit_background` with `background` ("keep" / "white")."""
     fn = model.signatures["edit" if background is None else "edit_background"]
-    extra = {} if background is None else {"background": None}
     images, masks = [], []
     for start in range(0, len(sources_uint8), BATCH):
         sl = slice(start, start + BATCH)
         encoded = [tf.io.encode_png(img).numpy() for img in sources_uint8[sl]]
-        if extra:
-            extra["background"] = tf.fill([len(encoded)], background)
-        result = fn(image_bytes=tf.constant(encoded), strength=tf.fill([len(encoded)], float(strength)),
-                    **{a: tf.constant(targets[a][sl]) for a in attributes}, **extra)
+        inputs = {a: tf.constant(targets[a][sl]) for a in attributes}
+        if background is not None:
+            inputs["background"] = tf.fill([len(encoded)], background)
+        result = fn(image_bytes=tf.constant(encoded), strength=tf.fill([len(encoded)], float(strength)), **inputs)
         images.append(result["images"].numpy())
         masks.append(result["mask"].numpy())
     return np.concatenate(images), np.concatenate(masks)

@@ -36,7 +36,8 @@ from models.layers import SpectralConv2D
 from models.networks import twin_output
 
 MISMATCH_LABELS = ("roll", "edit")  # cfg.d_mismatch_labels: the batch's labels rolled by one, or the edit targets
-EDITOR_METRICS = ("e_loss", "e_adv", "e_cls", "pair_l1", "cycle_l1", "mask_mean", "mask_cap", "background_l1")  # not in G+D steps
+# the editor's terms: not reported by the G+D steps of its warm-up
+EDITOR_METRICS = ("e_loss", "e_adv", "e_cls", "pair_l1", "cycle_l1", "mask_mean", "mask_cap", "background_l1")
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,8 @@ class VitrineGAN(keras.Model):
         if cfg.editor_from_step < 0:
             raise ValueError(f"editor_from_step is a step, got {cfg.editor_from_step}")
         if not 0.0 <= cfg.background_share <= 1.0:
-            raise ValueError(f"background_share is a share of the editor's images in [0, 1], got {cfg.background_share}")
+            raise ValueError(f"background_share is a share of the editor's images in [0, 1], "
+                             f"got {cfg.background_share}")
         if not 0.0 < cfg.editor_batch_fraction <= 1.0:
             raise ValueError("editor_batch_fraction is a share of the batch in (0, 1], "
                              f"got {cfg.editor_batch_fraction}")
