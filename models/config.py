@@ -137,6 +137,9 @@ class ModelConfig:
     # edits keep their bar at 2.
     background_share: float = 0.25
     background_weight: float = 2.0
+    # The clean-up pairs also say which keep-mask does them exactly (keep the product, replace the background; or
+    # keep everything): the keep-mask's cross-entropy to it, at this weight. 0 = the L1 alone.
+    background_mask_weight: float = 0.0
     keep_prob: float = 0.3  # editor: chance that a target attribute is "keep as is" (all-zero weights)
     # editor: chance that a training edit changes exactly one attribute (a random one; the others are kept), as a
     # recolour or change-category request does; the other edits keep each attribute with keep_prob.

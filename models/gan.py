@@ -37,7 +37,8 @@ from models.networks import twin_output
 
 MISMATCH_LABELS = ("roll", "edit")  # cfg.d_mismatch_labels: the batch's labels rolled by one, or the edit targets
 # the editor's terms: not reported by the G+D steps of its warm-up
-EDITOR_METRICS = ("e_loss", "e_adv", "e_cls", "pair_l1", "cycle_l1", "mask_mean", "mask_cap", "background_l1")
+EDITOR_METRICS = ("e_loss", "e_adv", "e_cls", "pair_l1", "cycle_l1", "mask_mean", "mask_cap", "background_l1",
+                  "background_mask")
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ class VitrineGAN(keras.Model):
         self.ema_editor.trainable = False
         names = ["d_loss", "g_loss", "e_loss", "d_real", "d_fake", "r1", "d_cls", "g_cls", "e_adv", "e_cls",
                  "pair_l1", "cycle_l1", "mask_mean", "mode_seeking", "d_twin", "g_twin", "g_cls_loss",
-                 "d_mismatch", "mask_cap", "background_l1"]
+                 "d_mismatch", "mask_cap", "background_l1", "background_mask"]
         self.trackers = {n: keras.metrics.Mean(name=n) for n in names}
         # The sub-networks are built; without this, fit() under a distribution strategy would try to build
         # the model by calling it on a training batch, which is not a generator input.
@@ -155,19 +156,26 @@ class VitrineGAN(keras.Model):
                            training=training)
 
     def _background_loss(self, real):
-        """The clean-up term on the G/E tape: the first ceil(background_share * B) of the editor's real images,
+        """The clean-up terms on the G/E tape: the first ceil(background_share * B) of the editor's real images,
         put onto random backgrounds (models/background.py). The first half of them ask for white (target: the
-        image on pure white), the rest ask to keep the background (target: the cluttered input itself). L1, over
-        the images whose border was white (the others give no pair)."""
+        image on pure white), the rest ask to keep the background (target: the cluttered input itself).
+        -> (L1 to the targets, the keep-mask's cross-entropy to the mask each pair implies), each over the images
+        whose border was white (the others give no pair)."""
         batch = tf.shape(real)[0]
         n = tf.maximum(1, tf.cast(tf.math.ceil(self.cfg.background_share * tf.cast(batch, tf.float32)), tf.int32))
         pairs = bg.clean_up_pairs(real[:n])
         clean = tf.cast(tf.range(n) < (n + 1) // 2, tf.float32)[:, None]  # [n, 1]
         targets = tf.where(clean[:, :, None, None] > 0, pairs["targets"], pairs["inputs"])
         keep_all = {a: tf.zeros([n, self.vocab_sizes[a]], tf.float32) for a in self.attributes}
-        cleaned = self._edit(pairs["inputs"], keep_all, background=clean)["image"]
+        out = self._edit(pairs["inputs"], keep_all, background=clean)
         weight = pairs["eligible"]
-        return tf.reduce_sum(losses.masked_l1(cleaned, targets) * weight) / tf.maximum(tf.reduce_sum(weight), 1.0)
+        total = tf.maximum(tf.reduce_sum(weight), 1.0)
+        l1 = tf.reduce_sum(losses.masked_l1(out["image"], targets) * weight) / total
+        # The keep-mask that does each pair exactly: keep the product and replace the background (white), or keep
+        # everything (keep). It tells the editor where to act, which the L1 alone leaves it to find.
+        keep_target = 1.0 - clean[:, :, None, None] * pairs["masks"]
+        mask_bce = tf.reduce_sum(losses.mask_cross_entropy(out["mask"], keep_target) * weight) / total
+        return l1, mask_bce
 
     def _augment(self, images):
         return diff_augment(images, self.cfg.diffaugment) if self.cfg.diffaugment else images
@@ -402,10 +410,10 @@ class VitrineGAN(keras.Model):
         pair_l1 = tf.reduce_mean(losses.masked_l1(second[:batch], pair_target))
         cycle_l1 = tf.reduce_mean(losses.masked_l1(second[batch:], real))
         e_loss = e_adv + self.editor_cls_weight * e_cls + cfg.pair_weight * pair_l1 + cfg.cycle_weight * cycle_l1
-        background_l1 = tf.constant(0.0)
+        background_l1 = background_mask = tf.constant(0.0)
         if cfg.background_share > 0:
-            background_l1 = self._background_loss(real)
-            e_loss += cfg.background_weight * background_l1
+            background_l1, background_mask = self._background_loss(real)
+            e_loss += cfg.background_weight * background_l1 + cfg.background_mask_weight * background_mask
         mask_cap = tf.constant(0.0)
         if cfg.mask_cap_weight > 0:  # keep-mask mean per edit above the cap: near-identity edits ...
             per_edit = tf.reduce_mean(edit_out["mask"], axis=[1, 2, 3])
@@ -417,7 +425,8 @@ class VitrineGAN(keras.Model):
                         / tf.maximum(tf.reduce_sum(changing), 1.0))
             e_loss += cfg.mask_cap_weight * mask_cap
         return {"e_loss": e_loss, "e_adv": e_adv, "e_cls": e_cls, "pair_l1": pair_l1, "cycle_l1": cycle_l1,
-                "mask_mean": tf.reduce_mean(edit_out["mask"]), "mask_cap": mask_cap, "background_l1": background_l1}
+                "mask_mean": tf.reduce_mean(edit_out["mask"]), "mask_cap": mask_cap, "background_l1": background_l1,
+                "background_mask": background_mask}
 
 class EditorFromStep(keras.callbacks.Callback):
     """Switches fit() from the G+D step to the full step when step `cfg.editor_from_step` is reached (counted from

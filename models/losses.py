@@ -40,6 +40,13 @@ def excess_over(values, floor):
     return tf.nn.relu(tf.cast(values, tf.float32) - tf.stop_gradient(tf.cast(floor, tf.float32)))
 
 
+def mask_cross_entropy(mask, target, eps: float = 1e-6):
+    """Mean binary cross-entropy per example, [B], of a sigmoid mask [B,H,W,1] against a 0/1 target."""
+    mask = tf.clip_by_value(tf.cast(mask, tf.float32), eps, 1.0 - eps)
+    target = tf.cast(target, tf.float32)
+    return -tf.reduce_mean(target * tf.math.log(mask) + (1.0 - target) * tf.math.log(1.0 - mask), axis=[1, 2, 3])
+
+
 def masked_l1(a, b, mask=None):
     """Mean absolute difference per example, [B]; with mask [B,H,W,1] only where mask > 0 (weighted)."""
     diff = tf.abs(tf.cast(a, tf.float32) - tf.cast(b, tf.float32))

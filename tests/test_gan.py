@@ -12,10 +12,14 @@ from models.gan import VitrineGAN, one_hot_conditions  # noqa: E402
 VOCAB = {"articleType": 5, "baseColour": 4}
 
 
-def _dataset(resolution, n=16, batch=4):
+def _dataset(resolution, n=16, batch=4, white_border=False):
+    """Random images and labels; `white_border`: each image framed in white (3 px), so it gives a clean-up pair."""
     rng = np.random.default_rng(0)
+    images = rng.uniform(-1, 1, (n, resolution, resolution, 3)).astype("float32")
+    if white_border:
+        images[:, :3], images[:, -3:], images[:, :, :3], images[:, :, -3:] = 1.0, 1.0, 1.0, 1.0
     return tf.data.Dataset.from_tensor_slices({
-        "image": rng.uniform(-1, 1, (n, resolution, resolution, 3)).astype("float32"),
+        "image": images,
         "articleType_id": rng.integers(0, 5, n).astype("int64"),
         "baseColour_id": rng.integers(0, 4, n).astype("int64"),
     }).batch(batch, drop_remainder=True).repeat()
@@ -171,16 +175,16 @@ SMALL = ModelConfig(resolution=16, z_dim=16, embed_dim=8, gen_channels=32, disc_
                     batch_size=4, cls_weight=2.0)
 
 
-def _first_steps(base=SMALL, **settings):
-    """For each {field: value} of `settings`' one field, one training step from the same seed on `base` with it:
-    {value: (history, {"G": weights, "D": weights, "E": weights})}."""
+def _first_steps(base=SMALL, dataset=None, **settings):
+    """For each {field: value} of `settings`' one field, one training step from the same seed on `base` with it
+    (on `dataset`, default _dataset(16)): {value: (history, {"G": weights, "D": weights, "E": weights})}."""
     (field, values), = settings.items()
     runs = {}
     for value in values:
         keras.utils.set_random_seed(0)
         gan = _gan(base.replace(**{field: value}))
         gan.compile()
-        history = gan.fit(_dataset(16), steps_per_epoch=1, epochs=1, verbose=0).history
+        history = gan.fit(dataset or _dataset(16), steps_per_epoch=1, epochs=1, verbose=0).history
         runs[value] = (history, {"G": gan.generator.get_weights(), "D": gan.discriminator.get_weights(),
                                  "E": gan.editor.get_weights()})
     return runs
@@ -210,6 +214,25 @@ def test_editor_cls_weight_weighs_only_the_editor_classification_term():
     assert same["e_loss"][-1] - off["e_loss"][-1] == pytest.approx(2.0 * same["e_cls"][-1], rel=1e-4)
     moved = {name: _moved(runs[-1.0], runs[0.0], name) for name in ("G", "D", "E")}
     assert moved["G"] < 1e-6 and moved["D"] < 1e-6 and moved["E"] > 1e-5, moved
+
+
+def test_background_mask_weight_adds_the_keep_mask_term_to_the_editor_loss_only():
+    """The clean-up pairs' keep-mask cross-entropy is reported either way; weight 1 adds exactly it to E's loss,
+    and after one step G and D are the same, E is not."""
+    runs = _first_steps(dataset=_dataset(16, white_border=True), background_mask_weight=(0.0, 1.0))
+    off, on = runs[0.0][0], runs[1.0][0]
+    assert off["background_mask"][-1] > 0 and on["background_mask"][-1] == pytest.approx(off["background_mask"][-1],
+                                                                                           rel=1e-5)
+    assert on["e_loss"][-1] - off["e_loss"][-1] == pytest.approx(on["background_mask"][-1], rel=1e-4)
+    moved = {name: _moved(runs[0.0], runs[1.0], name) for name in ("G", "D", "E")}
+    assert moved["G"] < 1e-6 and moved["D"] < 1e-6 and moved["E"] > 1e-5, moved
+
+
+def test_mask_cross_entropy_is_near_zero_on_the_target_and_large_off_it():
+    target = tf.constant([[[[0.0], [1.0]], [[1.0], [0.0]]]])  # [1, 2, 2, 1]
+    right, wrong = 0.999 * target + 0.0005, 0.999 * (1.0 - target) + 0.0005
+    values = losses.mask_cross_entropy(tf.concat([right, wrong], 0), tf.concat([target, target], 0)).numpy()
+    assert values.shape == (2,) and values[0] < 0.01 and values[1] > 5.0
 
 
 def test_d_mismatch_term_trains_d_on_real_images_with_wrong_labels_only_when_on():
