@@ -119,7 +119,7 @@ def test_mode_seeking_term_is_reported_only_when_on():
                        batch_size=4)
     for weight in (0.0, 1.0):
         gan = _gan(base.replace(mode_seeking_weight=weight))
-        gan.compile()
+        gan.compile(run_eagerly=True)  # two steps: cheaper than tracing them
         history = gan.fit(_dataset(16), steps_per_epoch=2, epochs=1, verbose=0).history
         value = history["mode_seeking"][-1]
         assert history["d_twin"][-1] == 0.0 and history["g_twin"][-1] == 0.0  # TAC-GAN off by default
@@ -151,7 +151,7 @@ def test_twin_classifier_is_trained_by_d_and_reported_for_g():
     cfg = ModelConfig(resolution=16, z_dim=16, embed_dim=8, gen_channels=32, disc_channels=8, editor_channels=8,
                       batch_size=4, minibatch_std_group=4, twin_cls_weight=1.0)
     gan = _gan(cfg)
-    gan.compile()
+    gan.compile(run_eagerly=True)  # three steps: cheaper than tracing them
     twin_heads = [gan.discriminator.get_layer(f"d_twin_classify_{a}") for a in VOCAB]
     before = [w.numpy().copy() for head in twin_heads for w in head.weights]
     history = gan.fit(_dataset(16), steps_per_epoch=3, epochs=1, verbose=0).history
@@ -183,7 +183,7 @@ def _first_steps(base=SMALL, dataset=None, **settings):
     for value in values:
         keras.utils.set_random_seed(0)
         gan = _gan(base.replace(**{field: value}))
-        gan.compile()
+        gan.compile(run_eagerly=True)  # one step: tracing it would take most of the test's time
         history = gan.fit(dataset or _dataset(16), steps_per_epoch=1, epochs=1, verbose=0).history
         runs[value] = (history, {"G": gan.generator.get_weights(), "D": gan.discriminator.get_weights(),
                                  "E": gan.editor.get_weights()})
