@@ -140,8 +140,9 @@ class ModelConfig:
     # The clean-up pairs also say which keep-mask does them exactly (keep the product, replace the background; or
     # keep everything): the keep-mask's cross-entropy to it, at this weight. 0 = the L1 alone. Off: at 1, cpu-quick,
     # 10 minutes, seed 1, one day (…_s29_10min_background_mask_w*_seed1.json), the product drifted less (L1 0.178
-    # against 0.253) but 11.9 % of clean-ups were clean against 41.5 %, and edit success fell to 18.0 % from 30.0 %:
-    # the "keep everything" pairs pull every edit towards the identity, as a saturated keep-mask did (mask_cap).
+    # against 0.253) but 11.9 % of clean-ups were clean against 41.5 %, and edit success fell to 18.0 % from 30.0 %
+    # (at 0.25: 31.9 % clean, 12.5 % edit success): the "keep everything" pairs pull every edit towards the
+    # identity, as a saturated keep-mask did (mask_cap).
     background_mask_weight: float = 0.0
     keep_prob: float = 0.3  # editor: chance that a target attribute is "keep as is" (all-zero weights)
     # editor: chance that a training edit changes exactly one attribute (a random one; the others are kept), as a
