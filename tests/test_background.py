@@ -104,6 +104,15 @@ def _train_clean_up(sample_catalog, mask_weight: float, steps: int = 60):
     return gan, images, terms
 
 
+def _edit_unseen_clutters(gan, images, background: float):
+    """The trained editor on fixed clutters (seed 5) of `images`, asked for white (1) or to keep (0) and to keep every
+    attribute. -> (the pairs, which of them are used (white border), the editor's outputs)."""
+    pairs = bg.clean_up_pairs(images, seed=(5, 5))
+    keep_all = {a: tf.zeros([len(images), 3]) for a in ("articleType", "baseColour")}
+    out = gan._edit(pairs["inputs"], keep_all, training=False, background=tf.fill([len(images), 1], background))
+    return pairs, pairs["eligible"].numpy() > 0, out
+
+
 def test_the_editor_learns_the_clean_up_pairs(sample_catalog):
     """The editor's clean-up L1 alone, 60 Adam steps on 48 real photos at 16x16: its L1 to the targets falls to
     well under half, and more background pixels come out white than in the cluttered inputs."""
@@ -111,10 +120,8 @@ def test_the_editor_learns_the_clean_up_pairs(sample_catalog):
     losses = [l1 for l1, _ in terms]
     print("clean-up L1 by step:", np.round(losses, 3).tolist())
     assert np.mean(losses[-5:]) < 0.5 * np.mean(losses[:5]), losses
-    pairs = bg.clean_up_pairs(images, seed=(5, 5))
-    used = pairs["eligible"].numpy() > 0
-    keep_all = {a: tf.zeros([len(images), 3]) for a in ("articleType", "baseColour")}
-    cleaned = gan._edit(pairs["inputs"], keep_all, training=False, background=tf.ones([len(images), 1]))["image"]
+    pairs, used, out = _edit_unseen_clutters(gan, images, background=1.0)
+    cleaned = out["image"]
     after = bg.clean_up_scores(cleaned, images, pairs["masks"])["background_l1"].numpy()[used].mean()
     before = bg.clean_up_scores(pairs["inputs"], images, pairs["masks"])["background_l1"].numpy()[used].mean()
     print(f"background L1 to white: cluttered inputs {before:.3f}, cleaned {after:.3f}")
@@ -129,15 +136,13 @@ def test_the_mask_term_teaches_the_keep_mask_where_the_background_is(sample_cata
     terms = [mask_bce for _, mask_bce in steps]
     print("keep-mask cross-entropy by step:", np.round(terms, 3).tolist())
     assert np.mean(terms[-5:]) < 0.5 * np.mean(terms[:5]), terms
-    pairs = bg.clean_up_pairs(images, seed=(5, 5))
-    used = pairs["eligible"].numpy() > 0
-    background = pairs["masks"].numpy()[used]
-    keep_all = {a: tf.zeros([len(images), 3]) for a in ("articleType", "baseColour")}
-
     def mean_mask(flag, where):
-        mask = gan._edit(pairs["inputs"], keep_all, training=False,
-                         background=tf.fill([len(images), 1], flag))["mask"].numpy()[used]
+        _, used, out = _edit_unseen_clutters(gan, images, background=flag)
+        mask = out["mask"].numpy()[used]
         return float((mask * where).sum() / where.sum())
+
+    pairs = bg.clean_up_pairs(images, seed=(5, 5))
+    background = pairs["masks"].numpy()[pairs["eligible"].numpy() > 0]
 
     white_product, white_background = mean_mask(1.0, 1.0 - background), mean_mask(1.0, background)
     keep_background = mean_mask(0.0, background)
