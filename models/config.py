@@ -144,6 +144,9 @@ class ModelConfig:
     # (at 0.25: 31.9 % clean, 12.5 % edit success): the "keep everything" pairs pull every edit towards the
     # identity, as a saturated keep-mask did (mask_cap).
     background_mask_weight: float = 0.0
+    # Which pairs that term covers: "all", or "white" (only the pairs asking for white: the product kept, the
+    # background replaced; no pair asks for an all-ones mask).
+    background_mask_pairs: str = "all"
     keep_prob: float = 0.3  # editor: chance that a target attribute is "keep as is" (all-zero weights)
     # editor: chance that a training edit changes exactly one attribute (a random one; the others are kept), as a
     # recolour or change-category request does; the other edits keep each attribute with keep_prob.

@@ -36,6 +36,7 @@ from models.layers import SpectralConv2D
 from models.networks import twin_output
 
 MISMATCH_LABELS = ("roll", "edit")  # cfg.d_mismatch_labels: the batch's labels rolled by one, or the edit targets
+BACKGROUND_MASK_PAIRS = ("all", "white")  # cfg.background_mask_pairs: which clean-up pairs teach the keep-mask
 # the editor's terms: not reported by the G+D steps of its warm-up
 EDITOR_METRICS = ("e_loss", "e_adv", "e_cls", "pair_l1", "cycle_l1", "mask_mean", "mask_cap", "background_l1",
                   "background_mask")
@@ -81,6 +82,9 @@ class VitrineGAN(keras.Model):
         parse_policy(cfg.diffaugment)
         if cfg.d_mismatch_labels not in MISMATCH_LABELS:
             raise ValueError(f"d_mismatch_labels must be one of {MISMATCH_LABELS}, got {cfg.d_mismatch_labels!r}")
+        if cfg.background_mask_pairs not in BACKGROUND_MASK_PAIRS:
+            raise ValueError(f"background_mask_pairs must be one of {BACKGROUND_MASK_PAIRS}, "
+                             f"got {cfg.background_mask_pairs!r}")
         if not 0.0 <= cfg.d_editor_fake_share <= 1.0:
             raise ValueError(f"d_editor_fake_share is a share in [0, 1], got {cfg.d_editor_fake_share}")
         if cfg.d_editor_fake_from_step < 0:
@@ -174,7 +178,10 @@ class VitrineGAN(keras.Model):
         # The keep-mask that does each pair exactly: keep the product and replace the background (white), or keep
         # everything (keep). It tells the editor where to act, which the L1 alone leaves it to find.
         keep_target = 1.0 - clean[:, :, None, None] * pairs["masks"]
-        mask_bce = tf.reduce_sum(losses.mask_cross_entropy(out["mask"], keep_target) * weight) / total
+        # "white": only the pairs that ask for white say where the mask goes, none asks for an all-ones mask.
+        mask_weight = weight * clean[:, 0] if self.cfg.background_mask_pairs == "white" else weight
+        mask_bce = (tf.reduce_sum(losses.mask_cross_entropy(out["mask"], keep_target) * mask_weight)
+                    / tf.maximum(tf.reduce_sum(mask_weight), 1.0))
         return l1, mask_bce
 
     def _augment(self, images):

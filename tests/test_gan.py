@@ -228,6 +228,22 @@ def test_background_mask_weight_adds_the_keep_mask_term_to_the_editor_loss_only(
     assert moved["G"] < 1e-6 and moved["D"] < 1e-6 and moved["E"] > 1e-5, moved
 
 
+def test_background_mask_pairs_white_leaves_the_keep_pairs_out_of_the_mask_term():
+    """Every image a clean-up pair (background_share 1: two ask for white, two to keep) and a keep-mask of ~1
+    everywhere (logit 6): the keep pairs' cross-entropy is ~0 and the white pairs' is large, so averaging over the
+    white pairs only ("white") doubles the term that "all" averages over four; a mask of ~0 (logit -6) is wrong
+    for the keep pairs everywhere, and leaving them out lowers the term. Anything else is refused."""
+    def term(bias, pairs):
+        return _first_step_from_mask_bias(bias, white_border=True, background_share=1.0, background_mask_weight=1.0,
+                                          background_mask_pairs=pairs)[0]["background_mask"]
+
+    keep_all, white_only = term(6.0, "all"), term(6.0, "white")
+    assert keep_all > 0.1 and white_only == pytest.approx(2.0 * keep_all, rel=0.02), (keep_all, white_only)
+    assert term(-6.0, "white") < term(-6.0, "all") - 1.0  # the keep pairs cost ~6 a pixel there
+    with pytest.raises(ValueError, match="background_mask_pairs must be one of"):
+        _gan(SMALL.replace(background_mask_pairs="keep"))
+
+
 def test_mask_cross_entropy_is_near_zero_on_the_target_and_large_off_it():
     target = tf.constant([[[[0.0], [1.0]], [[1.0], [0.0]]]])  # [1, 2, 2, 1]
     right, wrong = 0.999 * target + 0.0005, 0.999 * (1.0 - target) + 0.0005
@@ -257,15 +273,15 @@ def test_d_mismatch_labels_choose_the_wrong_pairs_and_bad_values_are_refused():
         _gan(SMALL.replace(d_mismatch_weight=1.0, d_mismatch_labels="shuffle"))
 
 
-def _first_step_from_mask_bias(bias: float, **cfg):
+def _first_step_from_mask_bias(bias: float, white_border: bool = False, **cfg):
     """One training step from seed 0 with the editor's keep-mask head biased to `bias` (logit): the step's losses,
-    the mask head's bias after it and the editor's weights."""
+    the mask head's bias after it and the editor's weights (`white_border`: on images that give clean-up pairs)."""
     keras.utils.set_random_seed(0)
     gan = _gan(SMALL.replace(e_lr=1e-2, **cfg))
     head = gan.editor.get_layer("e_to_mask")
     head.bias.assign(tf.fill(head.bias.shape, bias))
     gan.compile()
-    values = gan.train_step(next(iter(_dataset(16))))  # eager: a single step is cheaper than tracing fit()'s
+    values = gan.train_step(next(iter(_dataset(16, white_border=white_border))))  # eager: a single step is cheaper than tracing fit()'s
     return {name: float(value) for name, value in values.items()}, float(head.bias.numpy()[0]), gan.editor.get_weights()
 
 
