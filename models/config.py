@@ -141,8 +141,8 @@ class ModelConfig:
     # keep everything): the keep-mask's cross-entropy to it, at this weight. 0 = the L1 alone. Off: at 1, cpu-quick,
     # 10 minutes, seed 1, one day (…_s29_10min_background_mask_w*_seed1.json), the product drifted less (L1 0.178
     # against 0.253) but 11.9 % of clean-ups were clean against 41.5 %, and edit success fell to 18.0 % from 30.0 %
-    # (at 0.25: 31.9 % clean, 12.5 % edit success): the "keep everything" pairs pull every edit towards the
-    # identity, as a saturated keep-mask did (mask_cap).
+    # (at 0.25: 31.9 % clean, 12.5 % edit success). (Session 29 blamed an early pull towards identity edits;
+    # session 30's repeat of the defaults showed the step-100 gaps behind that reading to be run-to-run noise.)
     background_mask_weight: float = 0.0
     # Which pairs that term covers: "all", or "white" (only the pairs asking for white: the product kept, the
     # background replaced; no pair asks for an all-ones mask). "white" at weight 1, the same 10 minutes

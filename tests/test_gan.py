@@ -281,7 +281,8 @@ def _first_step_from_mask_bias(bias: float, white_border: bool = False, **cfg):
     head = gan.editor.get_layer("e_to_mask")
     head.bias.assign(tf.fill(head.bias.shape, bias))
     gan.compile()
-    values = gan.train_step(next(iter(_dataset(16, white_border=white_border))))  # eager: a single step is cheaper than tracing fit()'s
+    batch = next(iter(_dataset(16, white_border=white_border)))
+    values = gan.train_step(batch)  # eager: a single step is cheaper than tracing fit()'s
     return {name: float(value) for name, value in values.items()}, float(head.bias.numpy()[0]), gan.editor.get_weights()
 
 
