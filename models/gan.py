@@ -173,15 +173,17 @@ class VitrineGAN(keras.Model):
         keep_all = {a: tf.zeros([n, self.vocab_sizes[a]], tf.float32) for a in self.attributes}
         out = self._edit(pairs["inputs"], keep_all, background=clean)
         weight = pairs["eligible"]
-        total = tf.maximum(tf.reduce_sum(weight), 1.0)
-        l1 = tf.reduce_sum(losses.masked_l1(out["image"], targets) * weight) / total
+
+        def mean_over(values, w):  # per-pair values averaged over the pairs that count (none: 0)
+            return tf.reduce_sum(values * w) / tf.maximum(tf.reduce_sum(w), 1.0)
+
+        l1 = mean_over(losses.masked_l1(out["image"], targets), weight)
         # The keep-mask that does each pair exactly: keep the product and replace the background (white), or keep
         # everything (keep). It tells the editor where to act, which the L1 alone leaves it to find.
         keep_target = 1.0 - clean[:, :, None, None] * pairs["masks"]
         # "white": only the pairs that ask for white say where the mask goes, none asks for an all-ones mask.
         mask_weight = weight * clean[:, 0] if self.cfg.background_mask_pairs == "white" else weight
-        mask_bce = (tf.reduce_sum(losses.mask_cross_entropy(out["mask"], keep_target) * mask_weight)
-                    / tf.maximum(tf.reduce_sum(mask_weight), 1.0))
+        mask_bce = mean_over(losses.mask_cross_entropy(out["mask"], keep_target), mask_weight)
         return l1, mask_bce
 
     def _augment(self, images):
