@@ -74,21 +74,29 @@ def diff_augment(x, policy: str = "color,translation"):
     return x
 
 
-def augment_example(example, max_scale: float = 1.1, brightness: float = 0.05):
+def augment_example(example, seed=None, max_scale: float = 1.1, brightness: float = 0.05):
     """tf.data map function on a transformed example dict (or a bare image [R,R,3] in [-1, 1]).
 
     Random horizontal flip, a random zoom-in crop of up to `max_scale`, and a small brightness shift.
     Products are centred on white, so the zoom keeps them in frame; no hue/saturation change (labels are colours).
+    Every draw is stateless from `seed` (two integers; `make_dataset` gives each example its position in the run),
+    so an example's augmentation does not depend on which of a parallel map's threads reached it first: a seeded
+    run reads the same augmented images every time. Without a seed one is drawn (statefully) for the example.
     """
     is_dict = isinstance(example, dict)
     image = example["image"] if is_dict else example
     size = image.shape[0]
-    image = tf.image.random_flip_left_right(image)
-    scale = tf.random.uniform([], 1.0, max_scale)
+    if seed is None:
+        seed = tf.random.uniform([2], 0, 2**31 - 1, dtype=tf.int64)
+    flip_seed, scale_seed, crop_seed, brightness_seed = tf.unstack(
+        tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 4))
+    image = tf.image.stateless_random_flip_left_right(image, flip_seed)
+    scale = tf.random.stateless_uniform([], scale_seed, 1.0, max_scale)
     scaled = tf.cast(tf.math.ceil(scale * size), tf.int32)
     image = tf.image.resize(image, [scaled, scaled], method="bilinear")
-    image = tf.image.random_crop(image, [size, size, 3])
-    image = tf.clip_by_value(image + tf.random.uniform([], -brightness, brightness) * 2.0, -1.0, 1.0)
+    image = tf.image.stateless_random_crop(image, [size, size, 3], crop_seed)
+    shift = tf.random.stateless_uniform([], brightness_seed, -brightness, brightness)
+    image = tf.clip_by_value(image + shift * 2.0, -1.0, 1.0)
     if is_dict:
         return {**example, "image": image}
     return image

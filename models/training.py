@@ -126,7 +126,11 @@ def make_dataset(patterns, cfg: ModelConfig, batch_size: int, training: bool, au
         dataset = dataset.shuffle(4096, seed=cfg.seed, reshuffle_each_iteration=True).repeat()
     dataset = dataset.map(parse, num_parallel_calls=tf.data.AUTOTUNE)
     if training and augment is not None:
-        dataset = dataset.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
+        # each example's augmentation is seeded by (cfg.seed, its position in the run), not by a stateful random
+        # op that the parallel map's threads would reach in a different order each run
+        dataset = dataset.enumerate().map(
+            lambda position, example: augment(example, tf.stack([tf.constant(cfg.seed, tf.int64), position])),
+            num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.batch(batch_size, drop_remainder=training).prefetch(tf.data.AUTOTUNE)
 
 

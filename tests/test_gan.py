@@ -78,6 +78,9 @@ def test_diff_augment_shapes_and_gradients():
     out = tf.data.Dataset.from_tensors(example).map(augment.augment_example).get_single_element()
     assert out["image"].shape == (16, 16, 3) and int(out["articleType_id"]) == 1
     assert float(tf.reduce_max(tf.abs(out["image"]))) <= 1.0
+    # seeded: the same seed gives the same augmented image, another seed another one
+    seeded = [augment.augment_example(x[0], tf.constant([7, s], tf.int64)).numpy() for s in (1, 1, 2)]
+    assert np.array_equal(seeded[0], seeded[1]) and not np.array_equal(seeded[0], seeded[2])
 
 
 MIRRORED = """
