@@ -1,0 +1,115 @@
+"""Does a seeded training run repeat bit for bit on this machine? Trains the same preset, seed and step count
+`--runs` times, each in a fresh process, from a pipeline's Transform output, and writes JSON: which exported
+weight tensors differ between the first run and each other one.
+
+    python bench/seed_repeat.py --work-dir RUN/pipeline --preset cpu-quick --steps 3 --output bench/results/x.json
+    TF_ENABLE_ONEDNN_OPTS=0 python bench/seed_repeat.py ... --op-determinism   # the environment reaches every run
+
+The judge monitor is off (no judge checks), so only the training step and its input pipeline are compared.
+"""
+import argparse
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+from bench.portable import portable, portable_command  # noqa: E402
+
+_RUN = """
+import glob, hashlib, json, os, sys
+import tensorflow as tf
+if {determinism!r}:
+    tf.config.experimental.enable_op_determinism()
+import h5py
+from bench.eval_cost import find_artifacts
+from components.gan_evaluation import vocabulary_files
+from models.training import KERAS_WEIGHTS_DIR, train
+from pipeline.presets import get_preset
+
+cfg = get_preset({preset!r}, {{}}).model.replace(train_steps={steps}, min_train_steps=0, max_train_seconds=0.0,
+                                                  seed={seed}, judge_every=0, checkpoint_every=10**6,
+                                                  sample_every=10**6)
+found = find_artifacts({root!r}, need_model=False)
+files = sorted(glob.glob(os.path.join(found["examples"], "Split-train", "*.gz")))
+train(cfg, files, vocabulary_files(found["transform_graph"], cfg.condition_attributes),
+      os.path.join({out!r}, "train"), os.path.join({out!r}, "model"))
+digests = {{}}
+for path in sorted(glob.glob(os.path.join({out!r}, "model", KERAS_WEIGHTS_DIR, "*.weights.h5"))):
+    network = os.path.basename(path)[:-len(".weights.h5")]
+    with h5py.File(path) as f:
+        f.visititems(lambda key, obj: digests.__setitem__(f"{{network}}/{{key}}", hashlib.sha256(
+            obj[()].tobytes()).hexdigest()) if hasattr(obj, "shape") else None)
+json.dump(digests, open(os.path.join({out!r}, "digests.json"), "w"))
+"""
+
+
+def _pipeline_root(work_dir: str) -> str:
+    nested = os.path.join(work_dir, "pipeline_root")
+    return nested if os.path.isdir(nested) else work_dir
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--work-dir", required=True, help="a pipeline run's work dir (or its pipeline_root)")
+    parser.add_argument("--preset", default="cpu-quick")
+    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--op-determinism", action="store_true",
+                        help="call tf.config.experimental.enable_op_determinism() in every run")
+    parser.add_argument("--scratch", default=None, help="where the runs write (default: a new temp dir)")
+    parser.add_argument("--output", required=True)
+    args = parser.parse_args(argv)
+    if args.runs < 2 or args.steps < 1:
+        parser.error("--runs must be >= 2 and --steps >= 1")
+
+    scratch = args.scratch or tempfile.mkdtemp(prefix="seed_repeat_")
+    root = _pipeline_root(args.work_dir)
+    runs = []
+    for index in range(args.runs):
+        out = os.path.join(scratch, f"run{index}")
+        script = _RUN.format(determinism=args.op_determinism, preset=args.preset, steps=args.steps,
+                             seed=args.seed, root=root, out=out)
+        started = time.time()
+        print(f"[bench] run {index + 1}/{args.runs}: {args.preset}, {args.steps} steps, seed {args.seed}", flush=True)
+        subprocess.run([sys.executable, "-c", script], cwd=str(pathlib.Path(__file__).resolve().parents[1]),
+                       check=True)
+        digests = json.loads(pathlib.Path(out, "digests.json").read_text())
+        runs.append({"seconds": round(time.time() - started, 1), "digests": digests})
+
+    first = runs[0]["digests"]
+    comparisons = []
+    for index, run in enumerate(runs[1:], start=1):
+        differing = sorted(k for k in first if run["digests"].get(k) != first[k])
+        by_network = {}
+        for key in differing:
+            by_network[key.split("/")[0]] = by_network.get(key.split("/")[0], 0) + 1
+        comparisons.append({"run": index, "tensors_differing": len(differing), "tensors": len(first),
+                            "differing_by_network": by_network, "differing": differing})
+        print(f"[bench] run {index + 1} vs run 1: {len(differing)} of {len(first)} weight tensors differ "
+              f"{by_network or ''}", flush=True)
+    result = {
+        "benchmark": "seed_repeat",
+        "command": portable_command("bench/seed_repeat.py", argv),
+        "environment": {name: os.environ[name] for name in ("TF_ENABLE_ONEDNN_OPTS", "PYTHONHASHSEED",
+                                                             "OMP_NUM_THREADS") if name in os.environ},
+        "preset": args.preset, "steps": args.steps, "seed": args.seed, "op_determinism": args.op_determinism,
+        "cpu_count": os.cpu_count(),
+        "bit_identical": all(c["tensors_differing"] == 0 for c in comparisons),
+        "comparisons": comparisons,
+        "run_seconds": [r["seconds"] for r in runs],
+        "scratch": portable(scratch),
+    }
+    pathlib.Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    pathlib.Path(args.output).write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.output}: bit-identical = {result['bit_identical']}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
