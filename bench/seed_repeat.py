@@ -8,6 +8,7 @@ weight tensors differ between the first run and each other one.
 The judge monitor is off (no judge checks), so only the training step and its input pipeline are compared.
 """
 import argparse
+import collections
 import json
 import os
 import pathlib
@@ -16,46 +17,47 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # run as a script
 
-from bench.portable import portable, portable_command  # noqa: E402
-
-_RUN = """
-import glob, hashlib, json, os, sys
-import tensorflow as tf
-if {determinism!r}:
-    tf.config.experimental.enable_op_determinism()
-import h5py
-from bench.eval_cost import find_artifacts
-from components.gan_evaluation import vocabulary_files
-from models.training import KERAS_WEIGHTS_DIR, train
-from pipeline.presets import get_preset
-
-cfg = get_preset({preset!r}, {{}}).model.replace(train_steps={steps}, min_train_steps=0, max_train_seconds=0.0,
-                                                  seed={seed}, judge_every=0, checkpoint_every=10**6,
-                                                  sample_every=10**6)
-found = find_artifacts({root!r}, need_model=False)
-files = sorted(glob.glob(os.path.join(found["examples"], "Split-train", "*.gz")))
-train(cfg, files, vocabulary_files(found["transform_graph"], cfg.condition_attributes),
-      os.path.join({out!r}, "train"), os.path.join({out!r}, "model"))
-digests = {{}}
-for path in sorted(glob.glob(os.path.join({out!r}, "model", KERAS_WEIGHTS_DIR, "*.weights.h5"))):
-    network = os.path.basename(path)[:-len(".weights.h5")]
-    with h5py.File(path) as f:
-        f.visititems(lambda key, obj: digests.__setitem__(f"{{network}}/{{key}}", hashlib.sha256(
-            obj[()].tobytes()).hexdigest()) if hasattr(obj, "shape") else None)
-json.dump(digests, open(os.path.join({out!r}, "digests.json"), "w"))
-"""
+from bench.portable import REPO, portable, portable_command  # noqa: E402
 
 
-def _pipeline_root(work_dir: str) -> str:
-    nested = os.path.join(work_dir, "pipeline_root")
-    return nested if os.path.isdir(nested) else work_dir
+def _train_and_hash(args, out: str) -> None:
+    """One run (in its own process): train, then write a SHA-256 of every exported weight tensor to digests.json."""
+    import glob
+    import hashlib
+
+    import tensorflow as tf
+
+    if args.op_determinism:
+        tf.config.experimental.enable_op_determinism()
+    import h5py
+
+    from bench.eval_cost import find_artifacts
+    from components.gan_evaluation import vocabulary_files
+    from models.training import KERAS_WEIGHTS_DIR, train
+    from pipeline.pipeline import default_paths
+    from pipeline.presets import get_preset
+
+    cfg = get_preset(args.preset, {}).model.replace(
+        train_steps=args.steps, min_train_steps=0, max_train_seconds=0.0, seed=args.seed, judge_every=0,
+        checkpoint_every=10**6, sample_every=10**6)
+    found = find_artifacts(default_paths(args.work_dir)["pipeline_root"], need_model=False)
+    files = sorted(glob.glob(os.path.join(found["examples"], "Split-train", "*.gz")))
+    train(cfg, files, vocabulary_files(found["transform_graph"], cfg.condition_attributes),
+          os.path.join(out, "train"), os.path.join(out, "model"))
+    digests = {}
+    for path in sorted(glob.glob(os.path.join(out, "model", KERAS_WEIGHTS_DIR, "*.weights.h5"))):
+        network = os.path.basename(path)[:-len(".weights.h5")]
+        with h5py.File(path) as f:
+            f.visititems(lambda key, obj: digests.__setitem__(
+                f"{network}/{key}", hashlib.sha256(obj[()].tobytes()).hexdigest()) if hasattr(obj, "shape") else None)
+    pathlib.Path(out, "digests.json").write_text(json.dumps(digests))
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--work-dir", required=True, help="a pipeline run's work dir (or its pipeline_root)")
+    parser.add_argument("--work-dir", required=True, help="a pipeline run's work dir (pipeline_root + metadata)")
     parser.add_argument("--preset", default="cpu-quick")
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
@@ -64,21 +66,23 @@ def main(argv=None) -> int:
                         help="call tf.config.experimental.enable_op_determinism() in every run")
     parser.add_argument("--scratch", default=None, help="where the runs write (default: a new temp dir)")
     parser.add_argument("--output", required=True)
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)  # one run, in the process started for it
     args = parser.parse_args(argv)
+    if args.child:
+        _train_and_hash(args, args.child)
+        return 0
     if args.runs < 2 or args.steps < 1:
         parser.error("--runs must be >= 2 and --steps >= 1")
 
     scratch = args.scratch or tempfile.mkdtemp(prefix="seed_repeat_")
-    root = _pipeline_root(args.work_dir)
+    given = sys.argv[1:] if argv is None else list(argv)
     runs = []
     for index in range(args.runs):
         out = os.path.join(scratch, f"run{index}")
-        script = _RUN.format(determinism=args.op_determinism, preset=args.preset, steps=args.steps,
-                             seed=args.seed, root=root, out=out)
         started = time.time()
         print(f"[bench] run {index + 1}/{args.runs}: {args.preset}, {args.steps} steps, seed {args.seed}", flush=True)
-        subprocess.run([sys.executable, "-c", script], cwd=str(pathlib.Path(__file__).resolve().parents[1]),
-                       check=True)
+        subprocess.run([sys.executable, str(pathlib.Path(__file__).resolve()), *given, "--child", out],
+                       cwd=str(REPO), check=True)
         digests = json.loads(pathlib.Path(out, "digests.json").read_text())
         runs.append({"seconds": round(time.time() - started, 1), "digests": digests})
 
@@ -86,9 +90,7 @@ def main(argv=None) -> int:
     comparisons = []
     for index, run in enumerate(runs[1:], start=1):
         differing = sorted(k for k in first if run["digests"].get(k) != first[k])
-        by_network = {}
-        for key in differing:
-            by_network[key.split("/")[0]] = by_network.get(key.split("/")[0], 0) + 1
+        by_network = dict(collections.Counter(key.split("/")[0] for key in differing))
         comparisons.append({"run": index, "tensors_differing": len(differing), "tensors": len(first),
                             "differing_by_network": by_network, "differing": differing})
         print(f"[bench] run {index + 1} vs run 1: {len(differing)} of {len(first)} weight tensors differ "
