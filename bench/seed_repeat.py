@@ -4,6 +4,7 @@ weight tensors differ between the first run and each other one.
 
     python bench/seed_repeat.py --work-dir RUN/pipeline --preset cpu-quick --steps 3 --output bench/results/x.json
     TF_ENABLE_ONEDNN_OPTS=0 python bench/seed_repeat.py ... --op-determinism   # the environment reaches every run
+    python bench/seed_repeat.py ... --set model.ordered_gradient_sums=false     # as sessions up to 31 trained
 
 The judge monitor is off (no judge checks), so only the training step and its input pipeline are compared.
 """
@@ -37,9 +38,10 @@ def _train_and_hash(args, out: str) -> None:
     from components.gan_evaluation import vocabulary_files
     from models.training import KERAS_WEIGHTS_DIR, train
     from pipeline.pipeline import default_paths
+    from pipeline.cli import _parse_overrides
     from pipeline.presets import get_preset
 
-    cfg = get_preset(args.preset, {}).model.replace(
+    cfg = get_preset(args.preset, _parse_overrides(args.set)).model.replace(
         train_steps=args.steps, min_train_steps=0, max_train_seconds=0.0, seed=args.seed, judge_every=0,
         checkpoint_every=10**6, sample_every=10**6)
     found = find_artifacts(default_paths(args.work_dir)["pipeline_root"], need_model=False)
@@ -62,6 +64,8 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE", default=[],
+                        help="override a preset setting in every run, e.g. model.ordered_gradient_sums=false")
     parser.add_argument("--op-determinism", action="store_true",
                         help="call tf.config.experimental.enable_op_determinism() in every run")
     parser.add_argument("--scratch", default=None, help="where the runs write (default: a new temp dir)")
@@ -100,7 +104,7 @@ def main(argv=None) -> int:
         "command": portable_command("bench/seed_repeat.py", argv),
         "environment": {name: os.environ[name] for name in ("TF_ENABLE_ONEDNN_OPTS", "PYTHONHASHSEED",
                                                              "OMP_NUM_THREADS") if name in os.environ},
-        "preset": args.preset, "steps": args.steps, "seed": args.seed, "op_determinism": args.op_determinism,
+        "preset": args.preset, "overrides": args.set, "steps": args.steps, "seed": args.seed, "op_determinism": args.op_determinism,
         "cpu_count": os.cpu_count(),
         "bit_identical": all(c["tensors_differing"] == 0 for c in comparisons),
         "comparisons": comparisons,

@@ -111,6 +111,7 @@ def main(argv=None):
     from models.baseline_dcgan import ConditionalDCGAN
     from models.config import ModelConfig
     from models.gan import VitrineGAN
+    from models.ordered_sums import ordered_gradient_sums
     from pipeline.cli import _parse_overrides
     from pipeline.presets import get_preset
 
@@ -132,6 +133,7 @@ def main(argv=None):
                 base_cfg = ModelConfig(resolution=cfg.resolution, batch_size=batch, z_dim=cfg.z_dim)
                 row = {"preset": preset_name, "resolution": cfg.resolution, "batch": batch, "xla": xla == "on",
                        "mixed_precision": mp == "on", "warmup": args.warmup,
+                       "ordered_gradient_sums": cfg.ordered_gradient_sums,
                        "widths": {"generator": cfg.gen_channels, "discriminator": cfg.disc_channels,
                                   "editor": cfg.editor_channels}, "r1_every": cfg.r1_every}
                 try:
@@ -151,8 +153,9 @@ def main(argv=None):
                             model = ConditionalDCGAN(base_cfg, vocab)
                             row["params_baseline"] = int(model.generator.count_params() + model.discriminator.count_params())
                         model.compile()
-                        seconds, done, warm = _time_model(model, _dataset(tf, cfg.resolution, batch, vocab), args.warmup,
-                                                          args.steps, args.max_seconds)
+                        with ordered_gradient_sums(cfg.ordered_gradient_sums):  # both steps, as training runs
+                            seconds, done, warm = _time_model(model, _dataset(tf, cfg.resolution, batch, vocab),
+                                                              args.warmup, args.steps, args.max_seconds)
                         row[f"{name}_images_per_s"] = round(batch * done / seconds, 2)
                         row[f"{name}_steps"] = done
                         row[f"{name}_warmup_s"] = round(warm, 1)

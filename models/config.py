@@ -164,6 +164,10 @@ class ModelConfig:
     mixed_precision: bool = False
     jit_compile: bool = False
     seed: int = 0
+    # Keep every gradient sum in one order (models/ordered_sums.py): turns off Grappler's memory optimizer, whose
+    # rewrite of large sums into AssignAdds made two seeded full-size CPU runs differ from step 2. With it, seeded
+    # runs on one machine and TF build export the same weights bit for bit (bench/results/seed_repeat_s32_*).
+    ordered_gradient_sums: bool = True
     checkpoint_every: int = 100
     sample_every: int = 100
     log_every: int = 20

@@ -19,6 +19,7 @@ from keras import layers
 from models.augment import augment_example
 from models.config import ModelConfig
 from models.export import read_vocabulary
+from models.ordered_sums import ordered_gradient_sums
 from models.training import id_feature, load_vocabularies, make_dataset
 
 JUDGE_SUMMARY = os.path.join("assets.extra", "judge.json")
@@ -106,7 +107,8 @@ def train_judge(cfg: ModelConfig, train_patterns, eval_patterns, vocabulary_file
     train = make_dataset(train_patterns, cfg, cfg.batch_size, training=True, augment=augment_example).map(to_xy)
     started = time.time()
     log.info("Training the judge for %d steps on real images", cfg.judge_steps)
-    model.fit(train, steps_per_epoch=cfg.judge_steps, epochs=1, verbose=2)
+    with ordered_gradient_sums(cfg.ordered_gradient_sums):
+        model.fit(train, steps_per_epoch=cfg.judge_steps, epochs=1, verbose=2)
     seconds = time.time() - started
     eval_accuracy = evaluate_accuracy(model, make_dataset(eval_patterns, cfg, 64, training=False), list(vocab_sizes))
     summary = {

@@ -26,6 +26,7 @@ import tensorflow as tf
 from models.config import ModelConfig
 from models.editor_watch import EditorIdentityWatch
 from models.export import export_saved_model, read_vocabulary
+from models.ordered_sums import ordered_gradient_sums
 
 KERAS_WEIGHTS_DIR = os.path.join("assets.extra", "keras")
 TRAINING_SUMMARY = os.path.join("assets.extra", "vitrine.json")
@@ -476,7 +477,8 @@ def train(
             log.info("The editor trains on the first %d of each replica's %d images (model.editor_batch_fraction=%g)",
                      math.ceil(cfg.editor_batch_fraction * cfg.batch_size), cfg.batch_size, cfg.editor_batch_fraction)
         callbacks = [c for c in (warmup, monitor, decay, progress) if c is not None]
-        gan.fit(dataset, steps_per_epoch=remaining, epochs=1, verbose=0, callbacks=callbacks)
+        with ordered_gradient_sums(cfg.ordered_gradient_sums):
+            gan.fit(dataset, steps_per_epoch=remaining, epochs=1, verbose=0, callbacks=callbacks)
         if monitor:
             judge_summary = monitor.finish()
             if monitor.restored_best:  # the newest checkpoint and the last grid show what will be exported
