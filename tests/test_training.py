@@ -439,7 +439,9 @@ def test_a_seeded_run_trains_the_same_weights_in_another_process(transformed, tm
     """A tiny run retrained with the same seed on the same data and machine gives the same weights bit for bit, in a
     fresh process too: the tf.data augmentation draws from each example's position, not from stateful random ops
     that a parallel map reaches in a different order each run (with those, 277 of the 278 weights differed here).
-    Full-size CPU runs still differ after a few steps for another reason (bench/seed_repeat.py)."""
+    Full-size runs also need their gradient sums kept in order (models/ordered_sums.py, pinned by
+    tests/test_ordered_sums.py; measured with bench/seed_repeat.py): the tiny step is below the size at which Grappler
+    reorders them."""
     path, files = transformed
     cfg = CFG.replace(checkpoint_every=100, sample_every=100, seed=3)
 
