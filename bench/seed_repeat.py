@@ -37,8 +37,8 @@ def _train_and_hash(args, out: str) -> None:
     from bench.eval_cost import find_artifacts
     from components.gan_evaluation import vocabulary_files
     from models.training import KERAS_WEIGHTS_DIR, train
-    from pipeline.pipeline import default_paths
     from pipeline.cli import _parse_overrides
+    from pipeline.pipeline import default_paths
     from pipeline.presets import get_preset
 
     cfg = get_preset(args.preset, _parse_overrides(args.set)).model.replace(
@@ -104,7 +104,8 @@ def main(argv=None) -> int:
         "command": portable_command("bench/seed_repeat.py", argv),
         "environment": {name: os.environ[name] for name in ("TF_ENABLE_ONEDNN_OPTS", "PYTHONHASHSEED",
                                                              "OMP_NUM_THREADS") if name in os.environ},
-        "preset": args.preset, "overrides": args.set, "steps": args.steps, "seed": args.seed, "op_determinism": args.op_determinism,
+        "preset": args.preset, "overrides": args.set, "steps": args.steps, "seed": args.seed,
+        "op_determinism": args.op_determinism,
         "cpu_count": os.cpu_count(),
         "bit_identical": all(c["tensors_differing"] == 0 for c in comparisons),
         "comparisons": comparisons,

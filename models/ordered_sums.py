@@ -10,9 +10,9 @@ editor calls, and the sum of those gradients was the first thing to differ betwe
 2, `bench/results/seed_repeat_s31_*`). TF's op determinism does not turn the pass off.
 
 `ordered_gradient_sums()` turns the memory optimizer off for the tf.functions first called inside it, from this
-thread (Grappler reads the options when a function is first run; the rest of Grappler stays on). There is no
-public switch for it in TF 2.16, so it sets the thread's function call options, as `tf.config.optimizer`'s own
-toggles do for the switches they expose.
+thread (Grappler reads the options when a function is first run; the rest of Grappler stays on). TF 2.16 has no
+public switch for this pass (`tf.config.optimizer.set_experimental_options` does not expose it), so it sets the
+thread's function call options: the ConfigProto that Grappler reads.
 """
 import contextlib
 
