@@ -149,7 +149,7 @@ def main(argv=None) -> int:
                     "python": platform.python_version()},
         "training": {k: summary.get(k) for k in ("steps", "train_seconds", "images_per_second",
                                                  "stopped_by_time_budget", "trained_past_time_budget",
-                                                 "stopped_by_judge")},
+                                                 "stopped_by_judge", "d_cls_pretrain")},
         # the judge's score during training (generated + edited images; see models/judge_monitor.py)
         "judge_monitor": {k: v for k, v in (summary["judge_monitor"] or {}).items() if k != "best_checksums"},
         "evaluation_seconds": round(eval_seconds, 1),

@@ -109,6 +109,12 @@ class ModelConfig:
     # (36.0 %, 20.5 %); seed 0 read 42.8 against 39.0 % and 30.5 against 34.0 %: the editor learns by the images it
     # edits, so the budget only moves from E to G.
     editor_batch_fraction: float = 1.0
+    # A head start for D's auxiliary classifier (models/d_pretrain.py): before the first joint step of a run that
+    # starts from scratch (not resumed, no discriminator warm-started), D's trunk and classifier logits train this
+    # many steps on real batches with the joint step's classification term and their own Adam. G's classification
+    # term then follows a classifier that can already tell the types apart. Its time counts in the time budget.
+    # 0 = off.
+    d_cls_pretrain_steps: int = 0
     # Spectral normalisation of every D conv (SNGAN, models/layers.py: SpectralConv2D), on top of lazy R1. Off:
     # R1 alone has been D's regulariser in every measured run.
     d_spectral_norm: bool = False

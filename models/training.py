@@ -462,6 +462,16 @@ def train(
     remaining = cfg.train_steps - start_step
     started = time.time()
     judge_summary = None
+    d_pretrain = None
+    if remaining > 0 and cfg.d_cls_pretrain_steps > 0:
+        if start_step:
+            log.info("Resumed at step %d: no D classifier head start (model.d_cls_pretrain_steps)", start_step)
+        elif "discriminator" in warm_started:
+            log.info("The discriminator was warm-started: no D classifier head start (model.d_cls_pretrain_steps)")
+        else:
+            from models.d_pretrain import pretrain_classifier
+
+            d_pretrain = pretrain_classifier(gan, dataset, cfg.d_cls_pretrain_steps, writer, strategy)
     if remaining > 0:
         log.info("Training %d steps (batch %d, %dx%d, %s) from step %d", remaining, global_batch,
                  cfg.resolution, cfg.resolution, ", ".join(f"{a}: {n}" for a, n in vocab_sizes.items()), start_step)
@@ -508,6 +518,7 @@ def train(
         "final_lr_multiplier": decay.multiplier if decay else 1.0,
         "replicas": strategy.num_replicas_in_sync,
         "editor_trained_steps": max(progress.step - cfg.editor_from_step, 0),
+        "d_cls_pretrain": d_pretrain,
     }
     if serving_dir:
         export(gan, cfg, vocabulary_files, serving_dir, summary)

@@ -122,6 +122,21 @@ def test_warm_start_loads_the_base_models_weights(transformed, tmp_path):
     assert all(np.array_equal(before[k], fresh[k]) for k in before if k.startswith("generator/"))
 
 
+def test_d_classifier_head_start_runs_on_fresh_runs_only(transformed, tmp_path):
+    """model.d_cls_pretrain_steps: a fresh run records its head start; a resumed run and a warm-started D skip it
+    (their D has trained already). What the head start trains is pinned in tests/test_d_pretrain.py."""
+    path, files = transformed
+    cfg = CFG.replace(train_steps=2, d_cls_pretrain_steps=3)
+    work, export = str(tmp_path / "work"), str(tmp_path / "export")
+    summary = train(cfg, path, files, work, serving_dir=export)
+    assert summary["d_cls_pretrain"]["steps"] == 3 and summary["steps"] == 2
+    assert np.isfinite(summary["d_cls_pretrain"]["last_logged"]["d_cls"])
+    resumed = train(cfg.replace(train_steps=3), path, files, work)
+    assert resumed["resumed_from_step"] == 2 and resumed["d_cls_pretrain"] is None
+    warm = train(cfg.replace(train_steps=1), path, files, str(tmp_path / "w2"), base_model=export)
+    assert "discriminator" in warm["warm_started"] and warm["d_cls_pretrain"] is None
+
+
 def test_exported_model_cleans_backgrounds_through_edit_background(transformed, tmp_path):
     """The SavedModel's `edit_background` takes `background` "white" / "keep" ("" = keep) besides `edit`'s inputs;
     the two requests edit differently, "keep" through it is `edit`, and an unknown value names the valid ones."""
