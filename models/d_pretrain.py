@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from models import losses
 from models.augment import diff_augment
-from models.gan import VitrineGAN, one_hot_conditions
+from models.gan import VitrineGAN, _make_optimizer, one_hot_conditions
 from models.ordered_sums import ordered_gradient_sums
 
 log = logging.getLogger(__name__)
@@ -47,8 +47,8 @@ class ClassifierPretrainer(keras.Model):
         cfg = self.cfg
         kwargs.setdefault("jit_compile", cfg.jit_compile)
         super().compile(**kwargs)
-        self.cls_optimizer = keras.optimizers.Adam(learning_rate=cfg.d_lr, beta_1=cfg.beta1, beta_2=cfg.beta2,
-                                                   global_clipnorm=cfg.grad_clip_norm or None, name="d_cls_adam")
+        # D's optimizer settings (loss scaling under mixed precision included), in an optimizer of its own
+        self.cls_optimizer = _make_optimizer(cfg.d_lr, cfg, "d_cls_adam")
         self.cls_optimizer.build(self.classifier_variables)
 
     @property
@@ -68,6 +68,8 @@ class ClassifierPretrainer(keras.Model):
             ce = {a: tf.reduce_mean(losses.soft_cross_entropy(c_real[a], out[a])) for a in self.attributes}
             d_cls = tf.add_n(list(ce.values()))
             scaled = cfg.cls_weight * d_cls * per_replica
+            if cfg.mixed_precision:
+                scaled = self.cls_optimizer.scale_loss(scaled)
         grads = tape.gradient(scaled, self.classifier_variables)
         self.cls_optimizer.apply_gradients(zip(grads, self.classifier_variables))
         values = {"d_cls": d_cls}
