@@ -115,7 +115,8 @@ class ModelConfig:
     # term then follows a classifier that can already tell the types apart. Its time counts in the time budget.
     # cpu-quick, 10 minutes on the slow machine, two seeds at 150 (…_s33_10min_*.json): category control +3.2-3.4
     # points (inside the intervals), edit success -3.5 to -5.5, fewer clean clean-ups; at 500 (144 s of the
-    # budget) +2.0 points for 94 fewer joint steps. 0 = off.
+    # budget) +2.0 points for 94 fewer joint steps. Each timed run also lost 15-58 s of its budget to a wait while
+    # Keras' fit tore down after the head start, not explained (bench/RESULTS.md § Session 33). 0 = off.
     d_cls_pretrain_steps: int = 0
     # Spectral normalisation of every D conv (SNGAN, models/layers.py: SpectralConv2D), on top of lazy R1. Off:
     # R1 alone has been D's regulariser in every measured run.

@@ -17,7 +17,6 @@ import keras
 import tensorflow as tf
 
 from models import losses
-from models.augment import diff_augment
 from models.gan import VitrineGAN, _make_optimizer, one_hot_conditions
 from models.ordered_sums import ordered_gradient_sums
 
@@ -33,6 +32,7 @@ class ClassifierPretrainer(keras.Model):
         self.cfg = gan.cfg
         self.vocab_sizes = dict(gan.vocab_sizes)
         self.attributes = tuple(gan.attributes)
+        self.augment = gan._augment  # the joint step's DiffAugment, as D sees real images there
         # The classifier's variables: every D weight the classification term reaches. The realism head, the
         # projection embeddings and TAC-GAN's twin heads get no gradient from it; they stay out of Adam's slots.
         heads = ("d_linear", "d_project_", "d_twin_classify_")
@@ -63,8 +63,7 @@ class ClassifierPretrainer(keras.Model):
         per_replica = 1.0 / tf.cast(tf.distribute.get_strategy().num_replicas_in_sync, tf.float32)
         c_real = one_hot_conditions(data, self.vocab_sizes)
         with tf.GradientTape() as tape:
-            images = diff_augment(real, cfg.diffaugment) if cfg.diffaugment else real
-            out = self.discriminator({"image": images, **c_real}, training=True)
+            out = self.discriminator({"image": self.augment(real), **c_real}, training=True)
             ce = {a: tf.reduce_mean(losses.soft_cross_entropy(c_real[a], out[a])) for a in self.attributes}
             d_cls = tf.add_n(list(ce.values()))
             scaled = cfg.cls_weight * d_cls * per_replica
