@@ -279,7 +279,7 @@ class FullStep:
         share = cfg.d_editor_fake_share
         images = jnp.concatenate([real, fake] + ([edited] if share > 0 else []), 0)
         conds = cat(c_real, c_gen, c_tgt_eff_e) if share > 0 else cat(c_real, c_gen)
-        aug_key, r1_key = next(keys), next(keys)
+        aug_key = next(keys)
         d_iter = _iterations(self.d, state["d"])
 
         def d_loss_fn(d_vars):
