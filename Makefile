@@ -12,12 +12,12 @@ TEST_WORKERS ?= 2
 
 .PHONY: demo test setup bench clean
 
-$(STAMP): requirements.lock setup.py scripts/find_python310.sh
+$(STAMP): requirements.lock requirements-dev.lock setup.py scripts/find_python310.sh
 	@py=$$(scripts/find_python310.sh) || exit 1; \
 	 echo "[setup] using $$py"; \
 	 [ -x $(PY) ] || $$py -m venv $(VENV) || { echo "error: '$$py -m venv' failed; install the venv module (e.g. apt-get install python3.10-venv)"; exit 1; }
 	$(PY) -m pip install -q --disable-pip-version-check uv
-	$(VENV)/bin/uv pip install --python $(PY) -r requirements.lock
+	$(VENV)/bin/uv pip install --python $(PY) -r requirements.lock -r requirements-dev.lock
 	$(VENV)/bin/uv pip install --python $(PY) --no-deps -e .
 	@touch $(STAMP)
 

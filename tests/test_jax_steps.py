@@ -16,7 +16,7 @@ import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("jax") is None,
-                                reason="jax is not installed (requirements.lock has it)")
+                                reason="jax is not installed (requirements-dev.lock has it)")
 
 CHILD = r"""
 import json, sys
