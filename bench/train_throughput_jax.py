@@ -10,6 +10,13 @@ leaves it (a stricter comparison for the full step). Mixed precision is Keras' m
 scaling, as in training. Batches are drawn on the device before timing (the step's cost, not an input
 pipeline's); every timed step waits for its results, as the TF bench does. Warm-up steps (compilation) are timed
 apart. Writes JSON (default bench/results/train_throughput_jax.json), rewritten after every row.
+
+On a machine with JAX but no Keras (session 34's lent H200: Python 3.12, JAX 0.11.2, no registry), carry Keras and
+its two missing needs as wheels, downloaded where pip works:
+    pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+        --platform manylinux_2_28_x86_64 -d .whl keras==3.15.1 namex==0.1.0 optree==0.20.0
+and there: pip install --no-index --no-deps --target /tmp/site .whl/*.whl; PYTHONPATH=/tmp/site. Compiling the
+full step took 71 s (float32) to 173 s (mixed precision) on the H200: leave a call room for it.
 """
 import argparse
 import json
