@@ -157,10 +157,8 @@ def clean_up_pairs(key, images):
 
 
 # ---- state ---------------------------------------------------------------------------------------------------
-def _adam(lr, cfg: ModelConfig, clip: bool, beta_1=None, mixed=False):
-    opt = keras.optimizers.Adam(learning_rate=lr, beta_1=cfg.beta1 if beta_1 is None else beta_1,
-                                beta_2=cfg.beta2 if beta_1 is None else 0.999,
-                                global_clipnorm=(cfg.grad_clip_norm or None) if clip else None)
+def _adam(lr, beta_1, beta_2, clipnorm=None, mixed=False):
+    opt = keras.optimizers.Adam(learning_rate=lr, beta_1=beta_1, beta_2=beta_2, global_clipnorm=clipnorm)
     return keras.optimizers.LossScaleOptimizer(opt) if mixed else opt
 
 
@@ -213,10 +211,12 @@ class FullStep:
         check_ported(cfg)
         self.cfg, self.vocab = cfg, {a: int(vocab_sizes[a]) for a in cfg.condition_attributes}
         keras.utils.set_random_seed(cfg.seed)
-        mp = cfg.mixed_precision
-        self.g = Net(networks.build_generator(cfg, self.vocab), _adam(cfg.g_lr, cfg, True, mixed=mp))
-        self.e = Net(networks.build_editor(cfg, self.vocab), _adam(cfg.e_lr, cfg, True, mixed=mp))
-        self.d = Net(networks.build_discriminator(cfg, self.vocab), _adam(cfg.d_lr, cfg, True, mixed=mp))
+        def adam(lr):  # models/gan.py _make_optimizer
+            return _adam(lr, cfg.beta1, cfg.beta2, cfg.grad_clip_norm or None, cfg.mixed_precision)
+
+        self.g = Net(networks.build_generator(cfg, self.vocab), adam(cfg.g_lr))
+        self.e = Net(networks.build_editor(cfg, self.vocab), adam(cfg.e_lr))
+        self.d = Net(networks.build_discriminator(cfg, self.vocab), adam(cfg.d_lr))
         self.editor_cls_weight = cfg.cls_weight if cfg.editor_cls_weight < 0 else cfg.editor_cls_weight
 
     def params(self) -> int:
@@ -394,8 +394,9 @@ class BaselineStep:
 
         self.cfg, self.vocab = cfg, {a: int(vocab_sizes[a]) for a in cfg.condition_attributes}
         keras.utils.set_random_seed(cfg.seed)
-        self.g = Net(build_baseline_generator(cfg, self.vocab), _adam(cfg.g_lr, cfg, False, beta_1=0.5))
-        self.d = Net(build_baseline_discriminator(cfg, self.vocab), _adam(cfg.d_lr, cfg, False, beta_1=0.5))
+        # models/baseline_dcgan.py: keras' Adam with beta_1 0.5, no clipping
+        self.g = Net(build_baseline_generator(cfg, self.vocab), _adam(cfg.g_lr, 0.5, 0.999))
+        self.d = Net(build_baseline_discriminator(cfg, self.vocab), _adam(cfg.d_lr, 0.5, 0.999))
 
     def params(self) -> int:
         return int(self.g.model.count_params() + self.d.model.count_params())

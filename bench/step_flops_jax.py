@@ -40,7 +40,7 @@ def main(argv=None):
     import jax
     import keras
     from bench.jax_steps import BaselineStep, FullStep
-    from bench.train_throughput_jax import _batches
+    from bench.train_throughput_jax import random_batches
     from models.config import ModelConfig
     from pipeline.presets import get_preset
 
@@ -49,7 +49,7 @@ def main(argv=None):
     for name in args.presets:
         cfg = get_preset(name).model.replace(mixed_precision=False, jit_compile=True)
         base_cfg = ModelConfig(resolution=cfg.resolution, batch_size=cfg.batch_size, z_dim=cfg.z_dim)
-        batch = _batches(jax, jax.random.PRNGKey(0), 1, cfg.batch_size, cfg.resolution, vocab)[0]
+        batch = random_batches(jax.random.PRNGKey(0), 1, cfg.batch_size, cfg.resolution, vocab)[0]
         row = {"preset": name, "resolution": cfg.resolution, "batch": cfg.batch_size}
         makers = (("full", lambda: FullStep(cfg, vocab)), ("baseline", lambda: BaselineStep(base_cfg, vocab)))
         for label, make in makers:

@@ -32,7 +32,10 @@ sys.path.insert(0, str(REPO))
 from bench.portable import portable_command  # noqa: E402
 
 
-def _batches(jax, key, count, batch, resolution, vocab):
+def random_batches(key, count, batch, resolution, vocab):
+    """`count` batches on the device: images uniform in [-1, 1] and an id per attribute of `vocab`."""
+    import jax
+
     out = []
     for k in jax.random.split(key, count):
         k_img, *k_ids = jax.random.split(k, 1 + len(vocab))
@@ -98,7 +101,7 @@ def main(argv=None):
                    "mixed_precision": mp == "on", "warmup": args.warmup,
                    "widths": {"generator": cfg.gen_channels, "discriminator": cfg.disc_channels,
                               "editor": cfg.editor_channels}, "r1_every": cfg.r1_every}
-            batches = _batches(jax, jax.random.PRNGKey(1), 4, batch, cfg.resolution, vocab)
+            batches = random_batches(jax.random.PRNGKey(1), 4, batch, cfg.resolution, vocab)
             try:
                 for name, stepper in (("full", lambda: FullStep(cfg, vocab)),
                                       ("baseline", lambda: BaselineStep(base_cfg, vocab))):

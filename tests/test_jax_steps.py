@@ -19,10 +19,10 @@ pytestmark = pytest.mark.skipif(importlib.util.find_spec("jax") is None,
                                 reason="jax is not installed (requirements-dev.lock has it)")
 
 CHILD = r"""
-import json, sys
-import jax, jax.numpy as jnp, keras, numpy as np
+import json
+import jax, keras, numpy as np
 from bench.jax_steps import BaselineStep, FullStep
-from bench.train_throughput_jax import _batches
+from bench.train_throughput_jax import random_batches
 from pipeline.presets import get_preset
 
 assert keras.backend.backend() == "jax", keras.backend.backend()
@@ -37,7 +37,7 @@ for name, value in (("twin_cls_weight", 1.0), ("d_spectral_norm", True), ("edito
     except NotImplementedError as error:
         refused.append(name if name in str(error) else f"{name}: {error}")
 report["refused"] = refused
-batches = _batches(jax, jax.random.PRNGKey(0), 2, 8, cfg.resolution, vocab)
+batches = random_batches(jax.random.PRNGKey(0), 2, 8, cfg.resolution, vocab)
 for label, stepper in (("full", FullStep(cfg, vocab)), ("baseline", BaselineStep(cfg, vocab))):
     state = stepper.init()
     before = jax.tree_util.tree_map(np.asarray, state)
