@@ -20,7 +20,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # no longer reads), and two workers that each built their own module-scoped server broke a test that relies on the
 # module's order (v2 pushed by the test before it).
 TINY_RUN_GROUP = "tiny_run"
-TINY_RUN_MODULES = ("test_e2e_pipeline.py", "test_evaluator_gate.py")  # the only users of the `tiny_run` fixture
+TINY_RUN_MODULES = (  # the only users of the `tiny_run` fixture
+    "test_e2e_pipeline.py", "test_evaluator_gate.py", "test_jax_training.py",
+)
 ONE_WORKER_MODULES = (  # module-scoped pipeline runs or servers: set up once, not once per worker
     "test_retraining.py", "test_serving_batching.py", "test_serving_grpc.py", "test_serving_tls_rest.py",
     "test_serving_versions.py",
