@@ -13,6 +13,8 @@ What is ported is the step's work, pass for pass, so that its throughput stands 
     the background clean-up pairs (the same H + W max-pool reconstruction) and the keep-mask cap; G's and E's
     gradients taken separately (two backward passes through D, as the persistent tape's two `gradient` calls);
     Adam with global-norm clipping, loss scaling under mixed precision; both EMA updates.
+    `one_backward=True` (not the TF step) takes G's and E's gradients in one backward pass of their summed losses
+    through D, the same gradients (tests/test_jax_steps.py) for less work: the lead the bench times apart.
   * baseline (models/baseline_dcgan.py): keras.io's conditional DCGAN, a D step and a G step with BCE.
 Options off in every preset (twin classifier, wrong-label pairs, spectral norm, minibatch stddev, the editor's
 warm-up, a delayed D edit share) are refused, not silently skipped. Randomness is JAX's, not TF's: the step's
@@ -205,11 +207,12 @@ def _conditions(ids: Mapping[str, jnp.ndarray], vocab: Mapping[str, int]) -> Dic
 class FullStep:
     """The Vitrine step (see the module docstring); `init()` -> state, `step(state, batch, key)` -> (state, logs)."""
 
-    def __init__(self, cfg: ModelConfig, vocab_sizes: Mapping[str, int]):
+    def __init__(self, cfg: ModelConfig, vocab_sizes: Mapping[str, int], one_backward: bool = False):
         from models import networks
 
         check_ported(cfg)
         self.cfg, self.vocab = cfg, {a: int(vocab_sizes[a]) for a in cfg.condition_attributes}
+        self.one_backward = one_backward  # not the TF step's two passes: the lead that bench rows time apart
         keras.utils.set_random_seed(cfg.seed)
         def adam(lr):  # models/gan.py _make_optimizer
             return _adam(lr, cfg.beta1, cfg.beta2, cfg.grad_clip_norm or None, cfg.mixed_precision)
@@ -364,12 +367,18 @@ class FullStep:
 
         primal, ge_vjp = jax.vjp(ge_losses, fake, edited, mask, state["e"]["vars"])
         g_scaled, e_scaled, g_loss, e_loss = primal
-        zero = jnp.zeros_like(g_scaled)
-        # two backward passes, as the TF step's two tape.gradient calls (G's loss, then E's)
-        d_fake, _, _, _ = ge_vjp((jnp.ones_like(g_scaled), zero, zero, zero))
-        _, d_edited, d_mask, e_direct = ge_vjp((zero, jnp.ones_like(e_scaled), zero, zero))
-        g_grads, _ = forward_vjp((d_fake, jnp.zeros_like(edited), jnp.zeros_like(mask)))
-        _, e_via_edit = forward_vjp((jnp.zeros_like(fake), d_edited, d_mask))
+        zero, one = jnp.zeros_like(g_scaled), jnp.ones_like(g_scaled)
+        if self.one_backward:
+            # one backward of the sum: G's loss reaches no edit and E's loss no fake (D scores each image on its own,
+            # the editor's second call sees the fakes through stop_gradient), so each network gets its own gradient
+            d_fake, d_edited, d_mask, e_direct = ge_vjp((one, one, zero, zero))
+            g_grads, e_via_edit = forward_vjp((d_fake, d_edited, d_mask))
+        else:
+            # two backward passes, as the TF step's two tape.gradient calls (G's loss, then E's)
+            d_fake, _, _, _ = ge_vjp((one, zero, zero, zero))
+            _, d_edited, d_mask, e_direct = ge_vjp((zero, one, zero, zero))
+            g_grads, _ = forward_vjp((d_fake, jnp.zeros_like(edited), jnp.zeros_like(mask)))
+            _, e_via_edit = forward_vjp((jnp.zeros_like(fake), d_edited, d_mask))
         e_grads = [a + b for a, b in zip(e_via_edit, e_direct)]
         g_state = self.g.apply(state["g"], g_grads)
         e_state = self.e.apply(state["e"], e_grads)

@@ -31,6 +31,8 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from bench.portable import portable_command  # noqa: E402
 
+STEPPERS = ("full", "full_one_backward", "baseline")
+
 
 def random_batches(key, count, batch, resolution, vocab):
     """`count` batches on the device: images uniform in [-1, 1] and an id per attribute of `vocab`."""
@@ -73,6 +75,9 @@ def main(argv=None):
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--mixed-precision", nargs="+", choices=["off", "on"], default=["off", "on"])
     parser.add_argument("--set", action="append", metavar="KEY=VALUE", help="override on every preset")
+    parser.add_argument("--steps-timed", nargs="+", choices=sorted(STEPPERS), default=["full", "baseline"],
+                        help="which steps to time; full_one_backward: G's and E's gradients in one backward pass "
+                             "through D (not the TF step; same gradients)")
     parser.add_argument("--vocab", type=int, nargs=2, default=[20, 30], metavar=("ARTICLE_TYPES", "COLOURS"))
     parser.add_argument("--out", default=str(REPO / "bench" / "results" / "train_throughput_jax.json"))
     args = parser.parse_args(argv)
@@ -103,18 +108,25 @@ def main(argv=None):
                               "editor": cfg.editor_channels}, "r1_every": cfg.r1_every}
             batches = random_batches(jax.random.PRNGKey(1), 4, batch, cfg.resolution, vocab)
             try:
-                for name, stepper in (("full", lambda: FullStep(cfg, vocab)),
-                                      ("baseline", lambda: BaselineStep(base_cfg, vocab))):
+                build = {"full": lambda: FullStep(cfg, vocab),
+                         "full_one_backward": lambda: FullStep(cfg, vocab, one_backward=True),
+                         "baseline": lambda: BaselineStep(base_cfg, vocab)}
+                for name in args.steps_timed:
                     keras.utils.clear_session()
-                    stepper = stepper()
+                    stepper = build[name]()
                     row[f"params_{name}"] = stepper.params()
                     seconds, done, warm, logs = time_step(stepper, batches, args.warmup, args.steps, args.max_seconds)
                     row[f"{name}_images_per_s"] = round(batch * done / seconds, 2)
                     row[f"{name}_steps"] = done
                     row[f"{name}_warmup_s"] = round(warm, 1)
                     row[f"{name}_last_losses"] = {k: round(v, 4) for k, v in logs.items()}
-                row["ratio_full_over_baseline"] = round(row["full_images_per_s"] / row["baseline_images_per_s"], 4)
-                row["baseline_over_full"] = round(row["baseline_images_per_s"] / row["full_images_per_s"], 2)
+                for name in ("full", "full_one_backward"):
+                    if f"{name}_images_per_s" in row and "baseline_images_per_s" in row:
+                        suffix = "" if name == "full" else "_one_backward"
+                        row[f"ratio_full{suffix}_over_baseline"] = round(
+                            row[f"{name}_images_per_s"] / row["baseline_images_per_s"], 4)
+                        row[f"baseline_over_full{suffix}"] = round(
+                            row["baseline_images_per_s"] / row[f"{name}_images_per_s"], 2)
             except Exception as exc:  # e.g. out of device memory at a big preset: record it, go on
                 row["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}"
             print(json.dumps(row), flush=True)
