@@ -34,6 +34,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--presets", nargs="+", default=["tiny", "cpu-quick", "gpu", "gpu-large"])
     parser.add_argument("--vocab", type=int, nargs=2, default=[20, 30], metavar=("ARTICLE_TYPES", "COLOURS"))
+    parser.add_argument("--one-backward", action="store_true",
+                        help="also count FullStep(one_backward=True): G's and E's gradients in one pass through D")
     parser.add_argument("--out", default=str(REPO / "bench" / "results" / "step_flops_jax.json"))
     args = parser.parse_args(argv)
 
@@ -52,6 +54,8 @@ def main(argv=None):
         batch = random_batches(jax.random.PRNGKey(0), 1, cfg.batch_size, cfg.resolution, vocab)[0]
         row = {"preset": name, "resolution": cfg.resolution, "batch": cfg.batch_size}
         makers = (("full", lambda: FullStep(cfg, vocab)), ("baseline", lambda: BaselineStep(base_cfg, vocab)))
+        if args.one_backward:
+            makers += (("full_one_backward", lambda: FullStep(cfg, vocab, one_backward=True)),)
         for label, make in makers:
             keras.utils.clear_session()
             row[f"{label}_xla_mflop_per_image"] = round(xla_flops(make(), batch, jax.random.PRNGKey(1))
