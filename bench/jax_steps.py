@@ -18,7 +18,8 @@ What is ported is the step's work, pass for pass, so that its throughput stands 
   * baseline (models/baseline_dcgan.py): keras.io's conditional DCGAN, a D step and a G step with BCE.
 Options off in every preset (twin classifier, wrong-label pairs, spectral norm, minibatch stddev, the editor's
 warm-up, a delayed D edit share) are refused, not silently skipped. Randomness is JAX's, not TF's: the step's
-cost is the same, its numbers are not, so these ports time; they do not train models that are served.
+cost is the same, its numbers are not. bench/train_gan_jax.py trains with `FullStep` where TensorFlow cannot run;
+its models are scored by the pipeline's evaluator (bench/import_jax_weights.py), never pushed by the pipeline.
 """
 import math
 from typing import Dict, Mapping
