@@ -14,7 +14,8 @@ What is ported is the step's work, pass for pass, so that its throughput stands 
     gradients taken separately (two backward passes through D, as the persistent tape's two `gradient` calls);
     Adam with global-norm clipping, loss scaling under mixed precision; both EMA updates.
     `one_backward=True` (not the TF step) takes G's and E's gradients in one backward pass of their summed losses
-    through D, the same gradients (tests/test_jax_steps.py) for less work: the lead the bench times apart.
+    through D: the same gradients (tests/test_jax_steps.py), 3.6 % less work at the gpu widths by XLA's count, and
+    no faster on an H200 (bench/results/train_throughput_jax_h200_one_backward.json).
   * baseline (models/baseline_dcgan.py): keras.io's conditional DCGAN, a D step and a G step with BCE.
 Options off in every preset (twin classifier, wrong-label pairs, spectral norm, minibatch stddev, the editor's
 warm-up, a delayed D edit share) are refused, not silently skipped. Randomness is JAX's, not TF's: the step's

@@ -122,9 +122,9 @@ def main(argv=None) -> int:
     root = jax.random.PRNGKey(cfg.seed)
     manifest = {"benchmark": "train_gan_jax", "command": portable_command("bench/train_gan_jax.py", argv),
                 "preset": args.preset, "overrides": overrides, "config": cfg.to_dict(), "vocab_sizes": vocab,
-                "vocabularies": meta.get("vocabularies"), "arrays": meta, "device": device_name,
+                "vocabularies": meta.get("vocabularies"), "device": device_name,
+                "arrays": {k: v for k, v in meta.items() if k != "vocabularies"},
                 "backend": f"keras {keras.__version__} on jax {jax.__version__}"}
-    manifest["arrays"] = {k: v for k, v in meta.items() if k != "vocabularies"}
     history, step, last_save = [], 0, time.time()
     compile_started = time.time()
     train_started = compile_seconds = None
