@@ -43,6 +43,12 @@ def _latest(pattern: str) -> str:
                else -1)
 
 
+def find_transform(pipeline_root: str) -> dict:
+    """The latest Transform output under a pipeline root: {"examples", "transform_graph"} (no judge needed yet)."""
+    return {"examples": _latest(os.path.join(pipeline_root, "Transform", "transformed_examples", "*")),
+            "transform_graph": _latest(os.path.join(pipeline_root, "Transform", "transform_graph", "*"))}
+
+
 def find_artifacts(pipeline_root: str, need_model: bool = True) -> dict:
     """Latest Transform output and judge under a pipeline root, and (need_model) the latest Trainer model."""
     def model_dir(component):
@@ -51,11 +57,7 @@ def find_artifacts(pipeline_root: str, need_model: bool = True) -> dict:
             raise FileNotFoundError(f"no {component} model under {pipeline_root}")
         return max(serving, key=lambda p: int(p.split("/")[-2]))
 
-    found = {
-        "examples": _latest(os.path.join(pipeline_root, "Transform", "transformed_examples", "*")),
-        "transform_graph": _latest(os.path.join(pipeline_root, "Transform", "transform_graph", "*")),
-        "judge": model_dir("JudgeTrainer"),
-    }
+    found = {**find_transform(pipeline_root), "judge": model_dir("JudgeTrainer")}
     if need_model:
         found["model"] = model_dir("Trainer")
     return found

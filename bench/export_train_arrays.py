@@ -7,7 +7,7 @@ Reads the latest Transform output under the run's pipeline root, the same record
 some out), unshuffled and unaugmented; writes images as uint8 (bench/jax_input.py `to_uint8`: the Transform's
 [-1, 1] floats to the nearest of 256 levels, at most 1/255 off), one int32 id per condition attribute and a
 `meta` JSON (attributes, vocabulary sizes and values, resolution, record count, source). bench/train_gan_jax.py
-trains on it; a 64x64 export of the shared catalog's ~7,200 training records is ~30 MB, inside what a call to a
+trains on it; a 64x64 export of the shared catalog's 7,218 training records is 31.7 MiB, inside what a call to a
 lent GPU machine may carry.
 """
 import argparse
@@ -23,17 +23,6 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def latest_transform(pipeline_root: str) -> dict:
-    """The newest Transform execution's examples and graph under a pipeline root (no judge needed yet)."""
-    found = {}
-    for key, output in (("examples", "transformed_examples"), ("transform_graph", "transform_graph")):
-        runs = glob.glob(os.path.join(pipeline_root, "Transform", output, "*"))
-        if not runs:
-            raise SystemExit(f"error: no Transform {output} under {pipeline_root}: run the pipeline first")
-        found[key] = max(runs, key=lambda p: int(os.path.basename(p)))
-    return found
-
-
 def export_arrays(train_files, cfg, vocabulary_files, out: str, source: str = "") -> dict:
     """Writes the npz; returns its metadata."""
     import numpy as np
@@ -47,8 +36,7 @@ def export_arrays(train_files, cfg, vocabulary_files, out: str, source: str = ""
         images.append(to_uint8(batch["image"].numpy()))
         for a in cfg.condition_attributes:
             ids[a].append(batch[id_feature(a)].numpy().astype(np.int32))
-    vocab = {a: [v.decode() if isinstance(v, bytes) else str(v) for v in read_vocabulary(vocabulary_files[a])]
-             for a in cfg.condition_attributes}
+    vocab = {a: read_vocabulary(vocabulary_files[a]) for a in cfg.condition_attributes}
     meta = {"attributes": list(cfg.condition_attributes), "resolution": cfg.resolution,
             "records": int(sum(len(x) for x in images)), "vocab_sizes": {a: len(v) for a, v in vocab.items()},
             "vocabularies": vocab, "judge_holdout": cfg.judge_holdout, "source": source}
@@ -66,17 +54,17 @@ def main(argv=None) -> int:
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
 
+    from bench.eval_cost import find_transform
+    from bench.portable import portable
     from components.gan_evaluation import vocabulary_files
     from pipeline.cli import _parse_overrides
     from pipeline.pipeline import default_paths
     from pipeline.presets import get_preset
 
     cfg = get_preset(args.preset, _parse_overrides(args.set)).model
-    found = latest_transform(default_paths(args.work_dir)["pipeline_root"])
+    found = find_transform(default_paths(args.work_dir)["pipeline_root"])
     train_files = sorted(glob.glob(os.path.join(found["examples"], "Split-train", "*.gz")))
     started = time.time()
-    from bench.portable import portable
-
     meta = export_arrays(train_files, cfg, vocabulary_files(found["transform_graph"], cfg.condition_attributes),
                          args.out, source=portable(found["examples"]))
     size = os.path.getsize(args.out) / 2**20

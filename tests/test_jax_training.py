@@ -74,7 +74,8 @@ def test_jax_trained_weights_arrive_in_the_trainers_networks(tiny_run, tmp_path)
     the weights as a checkpoint, load it into the Trainer's own model: the EMA networks output what they did there."""
     import keras
 
-    from bench.export_train_arrays import export_arrays, latest_transform
+    from bench.eval_cost import find_transform
+    from bench.export_train_arrays import export_arrays
     from bench.import_jax_weights import import_weights
     from bench.jax_input import load_arrays, probe_inputs, to_uint8
     from components.gan_evaluation import vocabulary_files
@@ -83,7 +84,7 @@ def test_jax_trained_weights_arrive_in_the_trainers_networks(tiny_run, tmp_path)
 
     paths, _, _ = tiny_run
     cfg = get_preset("tiny").model
-    found = latest_transform(paths["pipeline_root"])
+    found = find_transform(paths["pipeline_root"])
     train_files = sorted(glob.glob(os.path.join(found["examples"], "Split-train", "*.gz")))
     arrays = tmp_path / "train.npz"
     meta = export_arrays(train_files, cfg, vocabulary_files(found["transform_graph"], cfg.condition_attributes),
