@@ -14,39 +14,16 @@ from typing import Dict
 import keras
 import numpy as np
 import tensorflow as tf
-from keras import layers
 
 from models.augment import augment_example
 from models.config import ModelConfig
 from models.export import read_vocabulary
+from models.judge_network import build_judge  # noqa: F401 (re-exported: the judge's Trainer builds it here)
 from models.ordered_sums import ordered_gradient_sums
 from models.training import id_feature, load_vocabularies, make_dataset
 
 JUDGE_SUMMARY = os.path.join("assets.extra", "judge.json")
 log = logging.getLogger("vitrine.judge")
-
-
-def build_judge(cfg: ModelConfig, vocab_sizes: Dict[str, int], name: str = "judge") -> keras.Model:
-    """Small conv classifier: shared trunk -> features -> one softmax head per attribute."""
-    image = keras.Input((cfg.resolution, cfg.resolution, 3), name="image")
-    x = image
-    channels = cfg.judge_channels
-    size = cfg.resolution
-    while size > 4:
-        x = layers.Conv2D(channels, 3, padding="same", use_bias=False)(x)
-        x = layers.BatchNormalization()(x)
-        x = layers.ReLU()(x)
-        x = layers.Conv2D(channels, 3, strides=2, padding="same", use_bias=False)(x)
-        x = layers.BatchNormalization()(x)
-        x = layers.ReLU()(x)
-        channels = min(channels * 2, 256)
-        size //= 2
-    features = layers.GlobalAveragePooling2D(name="features")(x)
-    outputs = {"features": features}
-    dropped = layers.Dropout(0.3)(features)
-    for attribute, size in vocab_sizes.items():
-        outputs[f"{attribute}_logits"] = layers.Dense(size, name=f"{attribute}_logits")(dropped)
-    return keras.Model(image, outputs, name=name)
 
 
 class JudgeModule(tf.Module):

@@ -43,28 +43,17 @@ import numpy as np
 import tensorflow as tf
 
 from models.config import ModelConfig
-from models.edit_targets import draw_edit_targets
 from models.judge import Judge
+from models.judge_pick import SIDE_NAMES, Picks, control_accuracies, edit_set, edit_success
 from models.metrics import fid, mmd2_unbiased
-from models.training import NETWORKS, PICK_EDIT_SETS, PICK_FID_KEYS, id_feature, make_dataset, values_checksum
+from models.training import NETWORKS, id_feature, make_dataset, values_checksum
 
 log = logging.getLogger("vitrine.judge_monitor")
 
 # What each side's score is, and which networks its best weights cover (every network in NETWORKS, once).
 SIDES = {"generator": ("generator", "ema_generator", "discriminator"), "editor": ("editor", "ema_editor")}
 assert sorted(n for names in SIDES.values() for n in names) == sorted(NETWORKS)
-
-
-# judge_pick_edit -> the check's edit success that scores the editor side
-EDIT_KEYS = {"train": "edit_success", "heldout": "edit_success_heldout", "all": "edit_success_all"}
-assert sorted(EDIT_KEYS) == sorted(PICK_EDIT_SETS)
-
-
-def side_score(side: str, result: dict, attributes, edit_key: str = "edit_success") -> float:
-    """The generator side's score is its mean control accuracy; the editor side's its edit success (`edit_key`)."""
-    if side == "generator":
-        return float(np.mean([result[f"{a}_control_accuracy"] for a in attributes]))
-    return float(result[edit_key])
+assert tuple(SIDES) == SIDE_NAMES
 
 
 def fixed_examples(train_patterns, cfg: ModelConfig, count: int, records: str = "all") -> Dict[str, np.ndarray]:
@@ -106,7 +95,7 @@ class JudgeMonitor(keras.callbacks.Callback):
         pick = rng.permutation(np.resize(np.arange(count), n))
         self.z = rng.standard_normal((n, cfg.z_dim)).astype("float32")
         self.requested = {a: np.asarray(examples[a])[pick] for a in vocab_sizes}
-        self.edits = self._edit_set(rng, examples, examples, max(n // 2, 1))
+        self.edits = edit_set(rng, examples, examples, max(n // 2, 1), self.attributes, vocab_sizes)
         # the judge's features of the real images whose label combinations the generator is asked for
         self.real_features = self.judge(examples["image"].astype("float32"))["features"]
         # Held-out records (never trained on): one sample per record, for its label combination, with latents of
@@ -121,18 +110,16 @@ class JudgeMonitor(keras.callbacks.Callback):
             }
             # every held-out record is also an edit source, its target drawn with the training examples'
             # frequencies as above (another generator, so the draws above do not move)
-            self.heldout_edits = self._edit_set(np.random.default_rng(cfg.seed + 13), heldout, examples,
-                                                len(heldout["image"]))
-        self.fid_key = PICK_FID_KEYS[cfg.judge_pick_fid]
-        self.edit_key = EDIT_KEYS[cfg.judge_pick_edit]
+            self.heldout_edits = edit_set(np.random.default_rng(cfg.seed + 13), heldout, examples,
+                                          len(heldout["image"]), self.attributes, vocab_sizes)
+        self.picks = Picks(cfg, self.attributes)
+        self.fid_key, self.edit_key = self.picks.fid_key, self.picks.edit_key
         if self.heldout is None and (self.fid_key == "fid_heldout" or cfg.judge_pick_edit != "train"):
             raise ValueError(f"judge_pick_fid={cfg.judge_pick_fid!r} / judge_pick_edit={cfg.judge_pick_edit!r} "
                              "but the monitor was given no held-out examples")
         self.history: List[dict] = []
-        self.best: Dict[str, dict] = {}  # side -> the check at which it scored best
-        self.top: Dict[str, float] = {}  # side -> the best score seen (up to early_stop_min_delta)
+        self.best = self.picks.best  # side -> the check at which it scored best
         self.best_weights: Dict[str, List[np.ndarray]] = {}  # network -> weights at its side's best check
-        self.checks_without_gain = 0
         self.stopped_early = False
         self.restored: Dict[str, int] = {}  # side -> step whose weights were put back
 
@@ -140,10 +127,7 @@ class JudgeMonitor(keras.callbacks.Callback):
     def score(self) -> dict:
         gan = self.model
         judged = self._judge_samples(self.z, self.requested)
-        result = {"step": self.step}
-        for a in self.attributes:
-            predicted = np.argmax(judged[f"{a}_logits"], axis=1)
-            result[f"{a}_control_accuracy"] = float(np.mean(predicted == self.requested[a]))
+        result = {"step": self.step, **control_accuracies(judged, self.requested, self.attributes)}
         result["kid"] = mmd2_unbiased(judged["features"], self.real_features)
         result["fid"] = fid(judged["features"], self.real_features)
         if self.heldout is not None:
@@ -162,61 +146,17 @@ class JudgeMonitor(keras.callbacks.Callback):
         result["judge_score"] = float(np.mean(parts))
         return result
 
-    def _side_score(self, side: str, result: dict) -> float:
-        return side_score(side, result, self.attributes, self.edit_key)
-
     def _judge_samples(self, z: np.ndarray, requested: Dict[str, np.ndarray]) -> dict:
         """The judge's view of the EMA generator's samples for latents `z` and requested ids."""
         conditions = {a: np.eye(size, dtype="float32")[requested[a]] for a, size in self.vocab_sizes.items()}
         generated = self.model.ema_generator({"z": z, **conditions}, training=False)
         return self.judge(np.asarray(generated, dtype="float32"))
 
-    def _edit_set(self, rng: np.random.Generator, sources: Dict[str, np.ndarray], pool: Dict[str, np.ndarray],
-                  count: int) -> dict:
-        """The first `count` source images, each with one attribute (a random one) to change to another value,
-        drawn with the pool's frequencies: {"sources", "changed": attribute index, "targets": id, "conditions":
-        the editor's target weights (zeros = keep)}."""
-        count = min(count, len(sources["image"]))
-        changed = rng.integers(0, len(self.attributes), count)
-        targets = np.zeros(count, dtype=np.int64)
-        conditions = {}
-        for index, a in enumerate(self.attributes):
-            rows = np.flatnonzero(changed == index)
-            targets[rows] = draw_edit_targets(rng, np.asarray(sources[a])[:count][rows], pool[a], self.vocab_sizes[a])
-            weights = np.zeros((count, self.vocab_sizes[a]), dtype="float32")
-            weights[rows, targets[rows]] = 1.0
-            conditions[a] = weights
-        return {"sources": sources["image"][:count].astype("float32"), "changed": changed, "targets": targets,
-                "conditions": conditions}
-
     def _edit_success(self, editor, edits: dict) -> float:
         strength = np.ones((len(edits["sources"]), 1), dtype="float32")
         edited = editor({"image": edits["sources"], **edits["conditions"], "strength": strength,
                          "background": np.zeros_like(strength)}, training=False)
-        judged_edits = self.judge(np.asarray(edited["image"], dtype="float32"))
-        hits = [np.argmax(judged_edits[f"{self.attributes[c]}_logits"][i]) == edits["targets"][i]
-                for i, c in enumerate(edits["changed"])]
-        return float(np.mean(hits))
-
-    def _judge_side(self, side: str, result: dict):
-        """-> (this check becomes the side's pick, the side gained: a new pick, or a score above the best seen by
-        early_stop_min_delta). The editor takes each gain. The generator takes the check that leaves its pick more
-        than judge_control_tolerance below the best control seen, or a check inside that tolerance with an FID
-        lower than the pick's by judge_fid_min_gain (relative)."""
-        score = self._side_score(side, result)
-        best = self.best.get(side)
-        gained = best is None or score > self.top[side] + self.cfg.early_stop_min_delta
-        if gained:
-            self.top[side] = score
-        tolerance = self.cfg.judge_control_tolerance
-        if best is None or side != "generator" or tolerance <= 0:
-            return gained, gained
-        top = self.top[side]
-        if self._side_score(side, best) < top - tolerance:  # this check raised the top past the pick
-            return True, True
-        closer = result[self.fid_key] < best[self.fid_key] * (1 - self.cfg.judge_fid_min_gain)
-        takes = score >= top - tolerance and closer
-        return takes, gained or takes
+        return edit_success(self.judge(np.asarray(edited["image"], dtype="float32")), edits, self.attributes)
 
     def check(self) -> dict:
         result = self.score()
@@ -225,24 +165,14 @@ class JudgeMonitor(keras.callbacks.Callback):
             for key, value in result.items():
                 if key != "step":
                     tf.summary.scalar(f"judge/{key}", value)
-        improved = []
-        for side, names in SIDES.items():
-            if side == "editor" and self.step <= self.cfg.editor_from_step:
-                continue  # the editor's warm-up: its score is its initial weights', which a pick must not keep
-            takes, gained = self._judge_side(side, result)
-            if takes:
-                self.best[side] = result
-                if self.cfg.restore_best:
-                    self.best_weights.update({name: getattr(self.model, name).get_weights() for name in names})
-            if gained:
-                improved.append(side)
-        self.checks_without_gain = 0 if improved else self.checks_without_gain + 1
-        bests = ", ".join(f"{side} {self._side_score(side, best):.3f} at step {best['step']}"
-                          for side, best in self.best.items())
+        taken, improved = self.picks.record(result)
+        if self.cfg.restore_best:
+            for side in taken:
+                self.best_weights.update({name: getattr(self.model, name).get_weights() for name in SIDES[side]})
         log.info("judge at step %d: score %.3f (%s)  %s", self.step, result["judge_score"],
                  ", ".join(f"{k}={v:.3f}" for k, v in result.items() if k not in ("step", "judge_score")),
                  f"gain: {' and '.join(improved)}" if improved else
-                 f"no gain for {self.checks_without_gain} check(s); best {bests}")
+                 f"no gain for {self.picks.checks_without_gain} check(s); best {self.picks.describe()}")
         return result
 
     # -- Keras hooks ---------------------------------------------------------------------------------
@@ -251,13 +181,17 @@ class JudgeMonitor(keras.callbacks.Callback):
         if self.step % self.cfg.judge_every:
             return
         self.check()
-        patience = self.cfg.early_stop_patience
-        if patience and self.checks_without_gain >= patience and self.step >= self.cfg.early_stop_min_steps:
+        if self.picks.should_stop(self.step):
+            patience = self.cfg.early_stop_patience
             log.warning("Early stop at step %d: neither the generator's nor the editor's judge score has gained "
                         "%.3f for %d checks (best at steps %s)", self.step, self.cfg.early_stop_min_delta, patience,
                         {side: best["step"] for side, best in self.best.items()})
             self.model.stop_training = True
             self.stopped_early = True
+
+    @property
+    def checks_without_gain(self) -> int:
+        return self.picks.checks_without_gain
 
     @property
     def restored_best(self) -> bool:
@@ -277,8 +211,8 @@ class JudgeMonitor(keras.callbacks.Callback):
                 getattr(self.model, name).set_weights(self.best_weights[name])
             self.restored[side] = best["step"]
             log.info("Restored the %s side's weights of step %d (score %.3f; last step %d scored %.3f)", side,
-                     best["step"], self._side_score(side, best), last["step"],
-                     self._side_score(side, last))
+                     best["step"], self.picks.score(side, best), last["step"],
+                     self.picks.score(side, last))
         return {
             "history": self.history,
             "best": {side: best["step"] for side, best in self.best.items()},

@@ -26,6 +26,7 @@ import tensorflow as tf
 from models.config import ModelConfig
 from models.editor_watch import EditorIdentityWatch
 from models.export import export_saved_model, read_vocabulary
+from models.judge_pick import PICK_EDIT_SETS, PICK_FID_KEYS
 from models.ordered_sums import ordered_gradient_sums
 
 KERAS_WEIGHTS_DIR = os.path.join("assets.extra", "keras")
@@ -65,10 +66,6 @@ def _gz_files(patterns) -> List[str]:
 
 HOLDOUT_BUCKETS = 10_000
 RECORDS = ("all", "train", "heldout")
-# judge_pick_fid -> the check's figure that breaks the generator side's control ties (models/judge_monitor.py)
-PICK_FID_KEYS = {"train": "fid", "heldout": "fid_heldout"}
-# judge_pick_edit -> which edits score the editor side ("all": both sets pooled, weighted by their counts)
-PICK_EDIT_SETS = ("train", "heldout", "all")
 
 
 def is_held_out(position, fraction: float):

@@ -1,0 +1,130 @@
+"""Which judge check each side of a run keeps, with no TensorFlow import.
+
+The Trainer's judge monitor (models/judge_monitor.py) and the JAX trainer's (bench/jax_monitor.py) score the model
+every `judge_every` steps and share these rules, so that a run on a machine without TensorFlow picks its weights as
+the pipeline's Trainer does:
+- the generator side's score is its mean control accuracy; checks within `judge_control_tolerance` of the best
+  control seen tie, and a tie goes to the lower FID (`judge_pick_fid`: the training images' or the held-out
+  records'), by at least `judge_fid_min_gain`, relative;
+- the editor side's score is its edit success (`judge_pick_edit`: on training images, held-out records or both),
+  counted only once the editor trains (after `editor_from_step`);
+- a side gains on a new pick or a score above its best by `early_stop_min_delta`; `early_stop_patience` checks
+  without a gain on either side stop training (not before `early_stop_min_steps`).
+The edit sets (`edit_set`) are drawn here too: one attribute of each source image changed to another value drawn
+with the pool's frequencies.
+"""
+from typing import Dict, List, Sequence, Tuple
+
+import numpy as np
+
+from models.config import ModelConfig
+from models.edit_targets import draw_edit_targets
+
+# judge_pick_fid -> the check's FID that breaks the generator's control ties
+PICK_FID_KEYS = {"train": "fid", "heldout": "fid_heldout"}
+# judge_pick_edit -> which edits score the editor side ("all": both sets pooled, weighted by their counts)
+PICK_EDIT_SETS = ("train", "heldout", "all")
+# judge_pick_edit -> the check's edit success that scores the editor side
+EDIT_KEYS = {"train": "edit_success", "heldout": "edit_success_heldout", "all": "edit_success_all"}
+assert sorted(EDIT_KEYS) == sorted(PICK_EDIT_SETS)
+SIDE_NAMES = ("generator", "editor")
+
+
+def side_score(side: str, result: dict, attributes, edit_key: str = "edit_success") -> float:
+    """The generator side's score is its mean control accuracy; the editor side's its edit success (`edit_key`)."""
+    if side == "generator":
+        return float(np.mean([result[f"{a}_control_accuracy"] for a in attributes]))
+    return float(result[edit_key])
+
+
+def edit_set(rng: np.random.Generator, sources: Dict[str, np.ndarray], pool: Dict[str, np.ndarray], count: int,
+             attributes: Sequence[str], vocab_sizes: Dict[str, int]) -> dict:
+    """The first `count` source images, each with one attribute (a random one) to change to another value, drawn
+    with the pool's frequencies: {"sources", "changed": attribute index, "targets": id, "conditions": the editor's
+    target weights (zeros = keep)}."""
+    count = min(count, len(sources["image"]))
+    changed = rng.integers(0, len(attributes), count)
+    targets = np.zeros(count, dtype=np.int64)
+    conditions = {}
+    for index, a in enumerate(attributes):
+        rows = np.flatnonzero(changed == index)
+        targets[rows] = draw_edit_targets(rng, np.asarray(sources[a])[:count][rows], pool[a], vocab_sizes[a])
+        weights = np.zeros((count, vocab_sizes[a]), dtype="float32")
+        weights[rows, targets[rows]] = 1.0
+        conditions[a] = weights
+    return {"sources": sources["image"][:count].astype("float32"), "changed": changed, "targets": targets,
+            "conditions": conditions}
+
+
+def edit_success(judged: Dict[str, np.ndarray], edits: dict, attributes: Sequence[str]) -> float:
+    """The share of edits whose changed attribute the judge reads as the target (`judged`: the judge's outputs on
+    the edited images)."""
+    hits = [np.argmax(judged[f"{attributes[c]}_logits"][i]) == edits["targets"][i]
+            for i, c in enumerate(edits["changed"])]
+    return float(np.mean(hits))
+
+
+def control_accuracies(judged: Dict[str, np.ndarray], requested: Dict[str, np.ndarray],
+                       attributes: Sequence[str]) -> Dict[str, float]:
+    """{"<attr>_control_accuracy": the share of samples the judge reads as the requested value}."""
+    return {f"{a}_control_accuracy": float(np.mean(np.argmax(judged[f"{a}_logits"], axis=1) == requested[a]))
+            for a in attributes}
+
+
+class Picks:
+    """Each side's pick and the early-stop count over a run's checks (the rules in the module docstring)."""
+
+    def __init__(self, cfg: ModelConfig, attributes: Sequence[str]):
+        self.cfg = cfg
+        self.attributes = list(attributes)
+        self.fid_key = PICK_FID_KEYS[cfg.judge_pick_fid]
+        self.edit_key = EDIT_KEYS[cfg.judge_pick_edit]
+        self.best: Dict[str, dict] = {}  # side -> the check at which it scored best
+        self.top: Dict[str, float] = {}  # side -> the best score seen (up to early_stop_min_delta)
+        self.checks_without_gain = 0
+
+    def score(self, side: str, result: dict) -> float:
+        return side_score(side, result, self.attributes, self.edit_key)
+
+    def judge_side(self, side: str, result: dict) -> Tuple[bool, bool]:
+        """-> (this check becomes the side's pick, the side gained: a new pick, or a score above the best seen by
+        early_stop_min_delta). The editor takes each gain. The generator takes the check that leaves its pick more
+        than judge_control_tolerance below the best control seen, or a check inside that tolerance with an FID
+        lower than the pick's by judge_fid_min_gain (relative)."""
+        score = self.score(side, result)
+        best = self.best.get(side)
+        gained = best is None or score > self.top[side] + self.cfg.early_stop_min_delta
+        if gained:
+            self.top[side] = score
+        tolerance = self.cfg.judge_control_tolerance
+        if best is None or side != "generator" or tolerance <= 0:
+            return gained, gained
+        top = self.top[side]
+        if self.score(side, best) < top - tolerance:  # this check raised the top past the pick
+            return True, True
+        closer = result[self.fid_key] < best[self.fid_key] * (1 - self.cfg.judge_fid_min_gain)
+        takes = score >= top - tolerance and closer
+        return takes, gained or takes
+
+    def record(self, result: dict) -> Tuple[List[str], List[str]]:
+        """Takes one check (with its "step"); -> (the sides that now pick it, the sides that gained)."""
+        taken, improved = [], []
+        for side in SIDE_NAMES:
+            if side == "editor" and result["step"] <= self.cfg.editor_from_step:
+                continue  # the editor's warm-up: its score is its initial weights', which a pick must not keep
+            takes, gained = self.judge_side(side, result)
+            if takes:
+                self.best[side] = result
+                taken.append(side)
+            if gained:
+                improved.append(side)
+        self.checks_without_gain = 0 if improved else self.checks_without_gain + 1
+        return taken, improved
+
+    def should_stop(self, step: int) -> bool:
+        patience = self.cfg.early_stop_patience
+        return bool(patience) and self.checks_without_gain >= patience and step >= self.cfg.early_stop_min_steps
+
+    def describe(self) -> str:
+        return ", ".join(f"{side} {self.score(side, best):.3f} at step {best['step']}"
+                         for side, best in self.best.items())
