@@ -6,7 +6,9 @@
 Builds the EMA generator and EMA editor with the TensorFlow backend from the run's manifest (preset, overrides,
 vocabulary sizes), sets their trainable variables in order from the npz parts (checking every shape), and saves
 them as the Trainer's checkpoints do: `step-NNNNNNNN/{ema_generator,ema_editor}.weights.h5` and the DONE marker.
-The export reads only those two (models/training.py `export`); the other networks keep fresh weights.
+The export reads only those two (models/training.py `export`); the other networks keep fresh weights. A run with a
+judge monitor saved each side's pick; `--generator last` imports its last EMA generator instead of the picked one
+(the picked editor either way), to score the pick against the last weights.
 """
 import argparse
 import json
@@ -37,14 +39,19 @@ def build_networks(manifest: dict):
     return {"ema_generator": networks.build_generator(cfg, vocab), "ema_editor": networks.build_editor(cfg, vocab)}
 
 
-def import_weights(run_dir: str, checkpoints_dir: str) -> pathlib.Path:
-    """Writes the checkpoint folder; returns its path."""
+def import_weights(run_dir: str, checkpoints_dir: str, generator: str = "saved") -> pathlib.Path:
+    """Writes the checkpoint folder; returns its path. `generator` "last": the run's last EMA generator."""
     run = pathlib.Path(run_dir)
     manifest = json.loads((run / "manifest.json").read_text())
+    source = {"ema_generator": "last_ema_generator" if generator == "last" else "ema_generator",
+              "ema_editor": "ema_editor"}
+    if source["ema_generator"] not in manifest["networks"]:
+        raise SystemExit(f"error: {run_dir} saved no last EMA generator (a run without --judge saves only its last "
+                         "weights)")
     target = pathlib.Path(checkpoints_dir, f"step-{int(manifest['steps']):08d}")
     target.mkdir(parents=True, exist_ok=True)
     for name, model in build_networks(manifest).items():
-        entry = manifest["networks"][name]
+        entry = manifest["networks"][source[name]]
         values = read_network(run, entry)
         variables = model.trainable_variables
         if len(values) != len(variables) or model.non_trainable_variables:
@@ -64,8 +71,10 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", required=True, help="bench/train_gan_jax.py's --out folder")
     parser.add_argument("--checkpoints", required=True, help="writes step-NNNNNNNN here")
+    parser.add_argument("--generator", choices=["saved", "last"], default="saved",
+                        help="saved: the run's saved EMA generator (a judge's pick, or the last weights without one)")
     args = parser.parse_args(argv)
-    target = import_weights(args.weights, args.checkpoints)
+    target = import_weights(args.weights, args.checkpoints, args.generator)
     print(f"wrote {target}")
     return 0
 

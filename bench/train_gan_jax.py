@@ -6,9 +6,12 @@
 Made for the lent GPU machines (JAX, no TensorFlow; see bench/train_throughput_jax.py for carrying Keras there).
 The step is bench/jax_steps.py `FullStep`, the TF step pass for pass; the input is bench/jax_input.py: the
 Transform's training records (bench/export_train_arrays.py, made where the pipeline ran), a fresh shuffle each
-epoch and `augment_example` ported to JAX. What differs from the Trainer: JAX's random streams, no judge monitor
-(the judge is a TF SavedModel, so no early stop and no pick of the best check: the last weights are what is
-saved), no learning-rate decay (no preset uses one), and the weights leave as arrays.
+epoch and `augment_example` ported to JAX. What differs from the Trainer: JAX's random streams, no learning-rate
+decay (no preset uses one), and the weights leave as arrays. With `--judge` (arrays exported with
+`bench/export_train_arrays.py --judge`) the Trainer's judge monitor runs too (bench/jax_monitor.py): a check every
+`judge_every` steps, each side's best check picked by the Trainer's rules (models/judge_pick.py), early stop, and
+the picked weights are what is saved, with the last EMA generator beside them (`last_ema_generator`, for a pick
+against last comparison; `bench/import_jax_weights.py --generator last`). Without it the last weights are saved.
 
 Writes to --out: `manifest.json` (preset, overrides, vocabularies, steps, each network's variables and where they
 are), the EMA generator's and EMA editor's trainable variables as `<network>.partNN.npz` files of at most
@@ -32,17 +35,19 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from bench.portable import portable_command  # noqa: E402
 
-EXPORTED = {"ema_generator": ("g", "ema_g"), "ema_editor": ("e", "ema_e")}  # network -> (FullStep net, state key)
+# network -> (FullStep net, state key); last_ema_generator is saved beside a judge's pick
+EXPORTED = {"ema_generator": ("g", "ema_g"), "ema_editor": ("e", "ema_e"), "last_ema_generator": ("g", "ema_g")}
 
 
-def save_weights(stepper, state, out: pathlib.Path, dtype: str, part_mib: float, manifest: dict) -> dict:
-    """Writes the EMA networks' variables as npz parts (each written whole, then renamed); returns the manifest."""
+def save_weights(stepper, weights: dict, out: pathlib.Path, dtype: str, part_mib: float, manifest: dict) -> dict:
+    """Writes networks' variables ({EXPORTED name: arrays}) as npz parts (each written whole, then renamed);
+    returns the manifest."""
     import numpy as np
 
     networks = {}
-    for name, (net_attr, key) in EXPORTED.items():
-        model = getattr(stepper, net_attr).model
-        values = [np.asarray(v, dtype=dtype) for v in state[key]]
+    for name, arrays in weights.items():
+        model = getattr(stepper, EXPORTED[name][0]).model
+        values = [np.asarray(v, dtype=dtype) for v in arrays]
         parts, current, size, entries = [], {}, 0, []
         for index, (variable, value) in enumerate(zip(model.trainable_variables, values)):
             if current and size + value.nbytes > part_mib * 2**20:
@@ -78,6 +83,8 @@ def main(argv=None) -> int:
     parser.add_argument("--save-every-seconds", type=float, default=120.0)
     parser.add_argument("--weights-dtype", choices=["float16", "float32"], default="float16")
     parser.add_argument("--part-mib", type=float, default=15.0, help="largest weights file, MiB")
+    parser.add_argument("--judge", action="store_true",
+                        help="run the Trainer's judge monitor with the judge the arrays carry; save the picked weights")
     parser.add_argument("--probe", action="store_true",
                         help="also write probe.npz: the saved networks' outputs on bench/jax_input.py probe_inputs")
     parser.add_argument("--out", required=True)
@@ -119,6 +126,18 @@ def main(argv=None) -> int:
     data = jnp.asarray(images)
     data_ids = {a: jnp.asarray(ids[a]) for a in vocab}
     order = batch_indices(len(images), cfg.batch_size, cfg.seed)
+    monitor = None
+    if args.judge:
+        from bench.jax_monitor import JaxJudge, JaxJudgeMonitor, load_judge_arrays
+
+        carried = load_judge_arrays(args.arrays)
+        if carried is None:
+            raise SystemExit(f"error: --judge, but {args.arrays} carries no judge (export it with --judge)")
+        monitor = JaxJudgeMonitor(cfg, vocab, stepper, JaxJudge(cfg, vocab, carried["weights"], carried["meta"]),
+                                  images, ids, carried["heldout"])
+        print(f"[jax-train] judge monitor: a check every {cfg.judge_every} steps on {len(monitor.z)} samples, "
+              f"{monitor.summary()['heldout_per_check']} held-out records; ties broken by {monitor.picks.fid_key}",
+              flush=True)
     root = jax.random.PRNGKey(cfg.seed)
     manifest = {"benchmark": "train_gan_jax", "command": portable_command("bench/train_gan_jax.py", argv),
                 "preset": args.preset, "overrides": overrides, "config": cfg.to_dict(), "vocab_sizes": vocab,
@@ -129,14 +148,25 @@ def main(argv=None) -> int:
     compile_started = time.time()
     train_started = compile_seconds = None
 
+    def chosen():
+        """What is saved: each side's pick (the last weights before its first check) and the last generator, or
+        without a judge the last weights."""
+        if monitor is None:
+            return {"ema_generator": state["ema_g"], "ema_editor": state["ema_e"]}
+        return {"ema_generator": monitor.best_weights.get("ema_g", state["ema_g"]),
+                "ema_editor": monitor.best_weights.get("ema_e", state["ema_e"]), "last_ema_generator": state["ema_g"]}
+
     def write(step_now, train_seconds, stopped_by):
-        saved = save_weights(stepper, state, out, args.weights_dtype, args.part_mib,
-                             dict(manifest, steps=step_now, train_seconds=round(train_seconds, 1),
+        weights = chosen()
+        judged = {"judge": {k: v for k, v in monitor.summary().items() if k != "history"}} if monitor else {}
+        saved = save_weights(stepper, weights, out, args.weights_dtype, args.part_mib,
+                             dict(manifest, steps=step_now, train_seconds=round(train_seconds, 1), **judged,
                                   compile_seconds=compile_seconds, stopped_by=stopped_by,
                                   images_per_second=round((step_now - 1) * cfg.batch_size / train_seconds, 1)
                                   if train_seconds > 0 else None))
-        (out / "train_log.json").write_text(json.dumps({"history": history, **{k: v for k, v in saved.items()
-                                                                               if k != "networks"}}, indent=2) + "\n")
+        checks = {"judge_history": monitor.history} if monitor is not None else {}
+        (out / "train_log.json").write_text(json.dumps({"history": history, **checks, **{
+            k: v for k, v in saved.items() if k != "networks"}}, indent=2) + "\n")
 
     stopped_by = "steps"
     while step < steps:
@@ -163,6 +193,15 @@ def main(argv=None) -> int:
                 stopped_by = "non-finite loss"
                 print(f"[jax-train] error: non-finite loss at step {step}: {values}", flush=True)
                 break
+        if monitor is not None and step % cfg.judge_every == 0:
+            print(f"[jax-train] {monitor.check(state, step)}", flush=True)
+            if monitor.picks.should_stop(step):
+                stopped_by = "early stop"
+                print(f"[jax-train] early stop at step {step}: no gain for {monitor.picks.checks_without_gain} "
+                      f"checks (best {monitor.picks.describe()})", flush=True)
+                break
+        if step % log_every == 0 or step == steps:
+            elapsed = time.time() - train_started
             if args.max_seconds and elapsed >= args.max_seconds:
                 stopped_by = "time budget"
                 break
@@ -171,17 +210,21 @@ def main(argv=None) -> int:
                 last_save = time.time()
     jax.block_until_ready(state)
     elapsed = time.time() - train_started if train_started else 0.0
+    if monitor is not None and stopped_by != "non-finite loss" and (
+            not monitor.history or monitor.history[-1]["step"] != step):
+        print(f"[jax-train] {monitor.check(state, step)}", flush=True)  # the last weights are a candidate too
     write(step, elapsed, stopped_by)
     if args.probe:  # what the saved (dtype-rounded) weights output, for the hand-over test
         g_in, e_in = probe_inputs(cfg.resolution, cfg.z_dim, vocab)
-        rounded = {k: [jnp.asarray(np.asarray(v, args.weights_dtype), jnp.float32) for v in state[k]]
-                   for k in ("ema_g", "ema_e")}
-        generated, _ = stepper.g.model.stateless_call(rounded["ema_g"], [], g_in, training=False)
-        edited, _ = stepper.e.model.stateless_call(rounded["ema_e"], [], e_in, training=False)
+        rounded = {k: [jnp.asarray(np.asarray(v, args.weights_dtype), jnp.float32) for v in values]
+                   for k, values in chosen().items()}
+        generated, _ = stepper.g.model.stateless_call(rounded["ema_generator"], [], g_in, training=False)
+        edited, _ = stepper.e.model.stateless_call(rounded["ema_editor"], [], e_in, training=False)
         np.savez(out / "probe.npz", generated=np.asarray(generated, np.float32),
                  **{f"edited_{k}": np.asarray(v, np.float32) for k, v in edited.items()})
+    picked = f"; picked {monitor.picks.describe()}" if monitor is not None else ""
     print(f"[jax-train] {step} steps in {elapsed:.0f} s after a {compile_seconds} s compile; stopped by "
-          f"{stopped_by}; wrote {out}", flush=True)
+          f"{stopped_by}{picked}; wrote {out}", flush=True)
     return 1 if stopped_by == "non-finite loss" else 0
 
 

@@ -1,0 +1,181 @@
+"""The Trainer's judge monitor for the JAX trainer (bench/train_gan_jax.py --judge): score, pick, stop early.
+
+On a machine without TensorFlow the pipeline's judge cannot load as a SavedModel, so bench/export_train_arrays.py
+`--judge` carries its variables in the arrays file and this module loads them into the same network
+(models/judge_network.py) built with JAX. Every `judge_every` steps a check scores what would be saved, as
+models/judge_monitor.py does for the Trainer:
+- control accuracy per attribute: the EMA generator draws `judge_samples` images for the label combinations of
+  fixed training records, and the judge must read the requested values;
+- edit success: the EMA editor changes one attribute of `judge_samples // 2` fixed training images to another
+  value drawn with the records' frequencies (models/judge_pick.py `edit_set`), and the judge must read the target;
+- KID and FID in the judge's feature space against those training images (`kid`, `fid`), and, when the arrays carry
+  held-out records (the preset's `judge_holdout`), against them (`kid_heldout`, `fid_heldout`), with their edits
+  (`edit_success_heldout`, `edit_success_all`).
+Each side keeps its best check by models/judge_pick.py `Picks`, the Trainer's rules, and its weights (host copies).
+What differs from the Trainer's monitor: the fixed records are drawn by NumPy's generator, not TensorFlow's shuffle,
+and the images are the arrays' uint8 copies (at most 1/255 from the Transform's floats).
+"""
+import json
+from typing import Dict, List, Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from models.config import ModelConfig
+from models.judge_pick import Picks, control_accuracies, edit_set, edit_success
+from models.metrics import fid, mmd2_unbiased
+
+BATCH = 256
+
+
+def load_judge_arrays(path: str) -> Optional[dict]:
+    """-> {"weights": [arrays in build_judge variable order], "meta": the judge's entry, "heldout": {"image":
+    uint8, attribute: ids} or None} from an export_train_arrays file; None when it carries no judge."""
+    with np.load(path) as data:
+        meta = json.loads(str(data["meta"]))
+        if "judge" not in meta:
+            return None
+        weights = [data[f"judge_w{i:04d}"] for i in range(len(meta["judge"]["variables"]))]
+        heldout = None
+        if "heldout_images" in data.files:
+            heldout = {"image": data["heldout_images"],
+                       **{a: data[f"heldout_{a}_id"].astype(np.int32) for a in meta["attributes"]}}
+    return {"weights": weights, "meta": meta["judge"], "heldout": heldout}
+
+
+def _float(images_u8: np.ndarray) -> np.ndarray:
+    return images_u8.astype(np.float32) / 127.5 - 1.0
+
+
+class JaxJudge:
+    """The pipeline's judge, built with the JAX backend from carried variables: `judge(images [N,R,R,3] in [-1,1])`
+    -> {"features", "<attr>_logits"} as numpy, in fixed-size jitted batches."""
+
+    def __init__(self, cfg: ModelConfig, vocab_sizes: Dict[str, int], weights: List[np.ndarray], meta: dict):
+        """`weights` and `meta` (its "channels" and "variables": paths and shapes) as load_judge_arrays reads them."""
+        from models.judge_network import build_judge
+
+        self.model = build_judge(cfg.replace(judge_channels=meta["channels"], mixed_precision=False), vocab_sizes)
+        entries = meta["variables"]
+        variables = self.model.variables
+        if len(variables) != len(weights):
+            raise ValueError(f"the carried judge has {len(weights)} variables, this network {len(variables)}")
+        for variable, value, entry in zip(variables, weights, entries):
+            if tuple(variable.shape) != tuple(value.shape) or variable.name != entry["path"].split("/")[-1]:
+                raise ValueError(f"judge variable {variable.path} {tuple(variable.shape)} does not take the carried "
+                                 f"{entry['path']} {tuple(value.shape)}")
+            variable.assign(value)
+        trainable = [v.value for v in self.model.trainable_variables]
+        fixed = [v.value for v in self.model.non_trainable_variables]
+        call = jax.jit(lambda x: self.model.stateless_call(trainable, fixed, x, training=False)[0])
+        self._call = call
+
+    def __call__(self, images: np.ndarray) -> Dict[str, np.ndarray]:
+        outputs: Dict[str, list] = {}
+        for start in range(0, len(images), BATCH):
+            chunk = np.asarray(images[start:start + BATCH], np.float32)
+            padded = np.concatenate([chunk, np.zeros((BATCH - len(chunk),) + chunk.shape[1:], np.float32)])
+            for key, value in self._call(jnp.asarray(padded)).items():
+                outputs.setdefault(key, []).append(np.asarray(value, np.float32)[:len(chunk)])
+        return {k: np.concatenate(v) for k, v in outputs.items()}
+
+
+class JaxJudgeMonitor:
+    """Checks the EMA networks of a FullStep state; keeps each side's pick (its step, scores and weights)."""
+
+    def __init__(self, cfg: ModelConfig, vocab_sizes: Dict[str, int], stepper, judge: JaxJudge,
+                 images_u8: np.ndarray, ids: Dict[str, np.ndarray], heldout: Optional[dict] = None):
+        self.cfg, self.vocab_sizes, self.stepper, self.judge = cfg, vocab_sizes, stepper, judge
+        self.attributes = list(cfg.condition_attributes)
+        rng = np.random.default_rng(cfg.seed + 7)
+        n = cfg.judge_samples
+        rows = rng.permutation(len(images_u8))[:n]
+        examples = {"image": _float(images_u8[rows]), **{a: np.asarray(ids[a])[rows] for a in self.attributes}}
+        pick = rng.permutation(np.resize(np.arange(len(rows)), n))
+        self.z = rng.standard_normal((n, cfg.z_dim)).astype("float32")
+        self.requested = {a: examples[a][pick] for a in self.attributes}
+        self.edits = edit_set(rng, examples, examples, max(n // 2, 1), self.attributes, vocab_sizes)
+        self.real_features = judge(examples["image"])["features"]
+        self.heldout = None
+        if heldout is not None:
+            held = {"image": _float(heldout["image"]), **{a: np.asarray(heldout[a]) for a in self.attributes}}
+            held_rng = np.random.default_rng(cfg.seed + 11)
+            self.heldout = {"requested": {a: held[a] for a in self.attributes},
+                            "z": held_rng.standard_normal((len(held["image"]), cfg.z_dim)).astype("float32"),
+                            "features": judge(held["image"])["features"]}
+            self.heldout_edits = edit_set(np.random.default_rng(cfg.seed + 13), held, examples, len(held["image"]),
+                                          self.attributes, vocab_sizes)
+        self.picks = Picks(cfg, self.attributes)
+        if self.heldout is None and (self.picks.fid_key == "fid_heldout" or cfg.judge_pick_edit != "train"):
+            raise ValueError(f"judge_pick_fid={cfg.judge_pick_fid!r} / judge_pick_edit={cfg.judge_pick_edit!r} need "
+                             "held-out records: export the arrays with --judge and the preset's judge_holdout > 0")
+        self.history: List[dict] = []
+        self.best_weights: Dict[str, List[np.ndarray]] = {}  # "ema_g" / "ema_e" -> host copies at the side's pick
+        generate = lambda v, x: stepper.g.model.stateless_call(v, [], x, training=False)[0]  # noqa: E731
+        edit = lambda v, x: stepper.e.model.stateless_call(v, [], x, training=False)[0]["image"]  # noqa: E731
+        self._generate, self._edit = jax.jit(generate), jax.jit(edit)
+
+    def _generated(self, weights, z: np.ndarray, requested: Dict[str, np.ndarray]) -> np.ndarray:
+        out = []
+        for start in range(0, len(z), BATCH):
+            rows = slice(start, start + BATCH)
+            count = len(z[rows])
+            pad = BATCH - count
+            inputs = {"z": np.pad(z[rows], ((0, pad), (0, 0))),
+                      **{a: np.pad(np.eye(size, dtype="float32")[requested[a][rows]], ((0, pad), (0, 0)))
+                         for a, size in self.vocab_sizes.items()}}
+            out.append(np.asarray(self._generate(weights, inputs), np.float32)[:count])
+        return np.concatenate(out)
+
+    def _edit_success(self, weights, edits: dict) -> float:
+        out = []
+        sources = edits["sources"]
+        for start in range(0, len(sources), BATCH):
+            rows = slice(start, start + BATCH)
+            count = len(sources[rows])
+            pad = BATCH - count
+            ones = np.ones((BATCH, 1), np.float32)
+            inputs = {"image": np.pad(sources[rows], ((0, pad), (0, 0), (0, 0), (0, 0))),
+                      **{a: np.pad(c[rows], ((0, pad), (0, 0))) for a, c in edits["conditions"].items()},
+                      "strength": ones, "background": np.zeros_like(ones)}
+            out.append(np.asarray(self._edit(weights, inputs), np.float32)[:count])
+        return edit_success(self.judge(np.concatenate(out)), edits, self.attributes)
+
+    def score(self, state, step: int) -> dict:
+        judged = self.judge(self._generated(state["ema_g"], self.z, self.requested))
+        result = {"step": step, **control_accuracies(judged, self.requested, self.attributes)}
+        result["kid"] = mmd2_unbiased(judged["features"], self.real_features)
+        result["fid"] = fid(judged["features"], self.real_features)
+        if self.heldout is not None:
+            held = self.judge(self._generated(state["ema_g"], self.heldout["z"], self.heldout["requested"]))
+            result["kid_heldout"] = mmd2_unbiased(held["features"], self.heldout["features"])
+            result["fid_heldout"] = fid(held["features"], self.heldout["features"])
+        result["edit_success"] = self._edit_success(state["ema_e"], self.edits)
+        if self.heldout is not None:
+            result["edit_success_heldout"] = self._edit_success(state["ema_e"], self.heldout_edits)
+            trained, held_count = len(self.edits["sources"]), len(self.heldout_edits["sources"])
+            result["edit_success_all"] = ((trained * result["edit_success"]
+                                           + held_count * result["edit_success_heldout"]) / (trained + held_count))
+        parts = [result[f"{a}_control_accuracy"] for a in self.attributes] + [result["edit_success"]]
+        result["judge_score"] = float(np.mean(parts))
+        return result
+
+    def check(self, state, step: int) -> str:
+        """Scores the state, records the check and copies the weights of each side that picks it; -> a log line."""
+        result = self.score(state, step)
+        self.history.append(result)
+        taken, improved = self.picks.record(result)
+        for side in taken:
+            key = "ema_g" if side == "generator" else "ema_e"
+            self.best_weights[key] = [np.asarray(v, np.float32) for v in state[key]]
+        figures = ", ".join(f"{k}={v:.3f}" for k, v in result.items() if k not in ("step", "judge_score"))
+        gain = (f"gain: {' and '.join(improved)}" if improved else
+                f"no gain for {self.picks.checks_without_gain} check(s); best {self.picks.describe()}")
+        return f"judge at step {step}: score {result['judge_score']:.3f} ({figures})  {gain}"
+
+    def summary(self) -> dict:
+        return {"history": self.history, "picked": {side: best["step"] for side, best in self.picks.best.items()},
+                "pick_fid": self.picks.fid_key, "pick_edit": self.picks.edit_key,
+                "samples_per_check": int(len(self.z)), "edits_per_check": int(len(self.edits["sources"])),
+                "heldout_per_check": int(len(self.heldout["z"])) if self.heldout is not None else 0}
