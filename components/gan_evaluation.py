@@ -119,6 +119,7 @@ def evaluate_model(model_path: str, judge: Judge, real: dict, vocab: Dict[str, L
                                      f"size; std {real.get('fid_floor_std', 0.0):.3f} over random draws): the "
                                      "best a generator can hope for")}
     results["fid_ratio"] = {"value": fid / max(real["fid_floor"], 1e-6), "higher_is_better": False}
+    results.update(fid_part_metrics(judged["features"], real["eval"]["features"]))
     results.update(fid_infinity_metrics(judged["features"], real))
     kid, kid_low, kid_high = M.kid(judged["features"], real["eval"]["features"], seed=seed)
     results["kid_judge"] = {"value": kid, "ci": [kid_low, kid_high], "higher_is_better": False}
@@ -300,6 +301,24 @@ def with_floor_at(real: dict, sample_size: int) -> dict:
     n = min(int(sample_size), len(train))
     floor, floor_std = M.fid_at_sample_size(train, real["eval"]["features"], n)
     return dict(real, fid_floor=floor, fid_floor_std=floor_std, fid_floor_sample_size=n)
+
+
+def fid_part_metrics(generated_features: np.ndarray, real_features: np.ndarray) -> dict:
+    """Where fid_judge comes from (models/metrics/frechet.py `fid_parts`): its mean term, its covariance term and
+    the generated set's spread against the real eval images'. Reported, never gated (no direction to compare)."""
+    parts = M.fid_parts(generated_features, real_features)
+    total = max(parts["mean"] + parts["covariance"], 1e-12)
+    return {
+        "fid_mean_part": {"value": parts["mean"],
+                          "note": f"|mean(generated) - mean(real eval)|^2 in judge space, {parts['mean'] / total:.0%} "
+                                  "of fid_judge: how far the average look is off"},
+        "fid_covariance_part": {"value": parts["covariance"],
+                                "note": f"FID's covariance term, {parts['covariance'] / total:.0%} of fid_judge: the "
+                                        "generated images vary less, more or otherwise than the real ones"},
+        "feature_spread_ratio": {"value": parts["spread_ratio"],
+                                 "note": "total feature variance of the generated images / the real eval images' (1: "
+                                         "as varied as the catalog; far below: too few distinct looks)"},
+    }
 
 
 def fid_infinity_metrics(generated_features: np.ndarray, real: dict, draws: int = 5) -> dict:

@@ -108,3 +108,23 @@ def test_fid_infinity_removes_the_1_over_n_bias_that_flatters_the_ratio_at_small
     assert metrics["fid_infinity_ratio"]["value"] > gen_at_n / floor_at_n
     assert "N = 50, 100, 200" in metrics["fid_infinity"]["note"]
     assert fid_infinity_metrics(generated, real) == metrics  # seeded draws
+
+
+def test_fid_parts_tell_too_little_variety_from_a_shifted_average():
+    from components.gan_evaluation import fid_part_metrics
+    from models import metrics as M
+
+    rng = np.random.default_rng(1)
+    real = rng.normal(0, 1, (400, 16))
+    shifted = rng.normal(0.8, 1, (400, 16))  # as varied as the real set, another average
+    collapsed = np.repeat(rng.normal(0, 1, (5, 16)), 80, axis=0) * 0.3  # five looks, near the real average
+    for generated, dominant in ((shifted, "fid_mean_part"), (collapsed, "fid_covariance_part")):
+        metrics = fid_part_metrics(generated, real)
+        assert set(metrics) == {"fid_mean_part", "fid_covariance_part", "feature_spread_ratio"}
+        assert all("higher_is_better" not in entry for entry in metrics.values())  # reported, never gated
+        total = metrics["fid_mean_part"]["value"] + metrics["fid_covariance_part"]["value"]
+        assert total == pytest.approx(M.fid(generated, real))
+        other = ({"fid_mean_part", "fid_covariance_part"} - {dominant}).pop()
+        assert metrics[dominant]["value"] > 3 * metrics[other]["value"], (dominant, metrics)
+    assert fid_part_metrics(collapsed, real)["feature_spread_ratio"]["value"] < 0.2
+    assert 0.8 < fid_part_metrics(shifted, real)["feature_spread_ratio"]["value"] < 1.25

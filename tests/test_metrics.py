@@ -40,6 +40,21 @@ def test_fid_uses_sample_mean_and_unbiased_variance():
     assert M.fid(a, b) == pytest.approx(expected)
 
 
+def test_fid_parts_split_fid_into_its_mean_and_covariance_terms():
+    a = np.array([0.0, 2.0])  # mean 1, variance 2
+    b = np.array([4.0, 10.0])  # mean 7, variance 18
+    parts = M.fid_parts(a, b)
+    assert parts["mean"] == pytest.approx(36.0)
+    assert parts["covariance"] == pytest.approx((np.sqrt(2) - np.sqrt(18)) ** 2)
+    assert parts["spread_ratio"] == pytest.approx(2 / 18)
+    assert parts["mean"] + parts["covariance"] == pytest.approx(M.fid(a, b))
+    rng = np.random.default_rng(0)
+    real = rng.normal(size=(400, 3))
+    collapsed = np.repeat(real[:4], 100, axis=0) * 0.1  # few distinct images, close to the real mean
+    parts = M.fid_parts(collapsed, real)
+    assert parts["spread_ratio"] < 0.05 and parts["covariance"] > 10 * parts["mean"]
+
+
 def test_fid_at_sample_size_matches_sample_counts():
     rng = np.random.default_rng(3)
     a, b = rng.normal(size=(2000, 4)), rng.normal(size=(2000, 4))

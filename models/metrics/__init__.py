@@ -2,7 +2,7 @@
 
 One file per metric family, as in stylegan2-ada's `metrics/`:
 - `frechet.py`  FID between two feature sets; FID of a random subsample at a given N (mean, std);
-                extrapolation of FID to infinite N.
+                extrapolation of FID to infinite N; FID's mean and covariance terms and the sets' spread ratio.
 - `kernel.py`   KID (unbiased MMD^2, cubic polynomial kernel, subsets).
 - `accuracy.py` control accuracy, per-value accuracy, confusion matrix.
 - `fidelity.py` masked L1, SSIM, PSNR, identity error (per image); the colour-jitter edit baseline.
@@ -20,13 +20,15 @@ from models.metrics.accuracy import accuracy, confusion_matrix, control_accuracy
 from models.metrics.bootstrap import bootstrap, bootstrap_mean
 from models.metrics.diversity import diversity, mean_pairwise_distance
 from models.metrics.fidelity import colour_jitter, identity_error, masked_l1, psnr, ssim
-from models.metrics.frechet import feature_statistics, fid, fid_at_sample_size, fid_infinity, frechet_distance
+from models.metrics.frechet import (feature_statistics, fid, fid_at_sample_size, fid_infinity, fid_parts,
+                                    frechet_distance)
 from models.metrics.kernel import kid, mmd2_unbiased, polynomial_kernel
 
 METRICS: Dict[str, Callable] = {
     # distribution distances: (features_a [N, D], features_b [M, D]) -> float, or (value, low, high) for KID
     "fid": fid,
     "fid_at_sample_size": fid_at_sample_size,
+    "fid_parts": fid_parts,
     "kid": kid,
     # control: (true_ids [N], predicted ids [N] or logits [N, V], ...) -> float / dict / matrix
     "accuracy": accuracy,
@@ -52,6 +54,6 @@ def compute(name: str, *args, **kwargs):
 
 __all__ = ["METRICS", "compute", "accuracy", "bootstrap", "bootstrap_mean", "colour_jitter", "confusion_matrix",
            "control_accuracy", "diversity", "feature_statistics", "fid", "fid_at_sample_size", "fid_infinity",
-           "frechet_distance", "identity_error", "kid",
+           "fid_parts", "frechet_distance", "identity_error", "kid",
            "masked_l1", "mean_pairwise_distance", "mmd2_unbiased", "per_value_accuracy", "polynomial_kernel", "psnr",
            "ssim"]

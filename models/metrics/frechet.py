@@ -49,6 +49,20 @@ def fid(features_a, features_b) -> float:
     return frechet_distance(mu_a, sigma_a, mu_b, sigma_b)
 
 
+def fid_parts(features_a, features_b) -> dict:
+    """FID's two terms and the spread of `features_a` relative to `features_b` (a = generated, b = real):
+    {"mean": |mu_a - mu_b|^2 (the sets' average looks differ), "covariance": Tr(S_a + S_b - 2 (S_a S_b)^(1/2)) (their
+    variation differs: too little, too much or along other directions), "spread_ratio": Tr S_a / Tr S_b (the share of
+    the real set's total variance the generated set shows: a generator that makes one image per condition reads far
+    below 1)}. mean + covariance is `fid`."""
+    mu_a, sigma_a = feature_statistics(features_a)
+    mu_b, sigma_b = feature_statistics(features_b)
+    mean = float(np.sum((mu_a - mu_b) ** 2))
+    total = frechet_distance(mu_a, sigma_a, mu_b, sigma_b)
+    return {"mean": mean, "covariance": max(total - mean, 0.0),
+            "spread_ratio": float(np.trace(sigma_a) / max(np.trace(sigma_b), 1e-12))}
+
+
 def fid_at_sample_size(features_a, features_b, n: int, draws: int = 10, seed: int = 0):
     """(mean, std) FID between `n` random rows of `features_a` and all of `features_b`, over `draws` draws.
 
