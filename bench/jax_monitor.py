@@ -54,9 +54,16 @@ class JaxJudge:
 
     def __init__(self, cfg: ModelConfig, vocab_sizes: Dict[str, int], weights: List[np.ndarray], meta: dict):
         """`weights` and `meta` (its "channels" and "variables": paths and shapes) as load_judge_arrays reads them."""
+        import keras
+
         from models.judge_network import build_judge
 
-        self.model = build_judge(cfg.replace(judge_channels=meta["channels"], mixed_precision=False), vocab_sizes)
+        previous = keras.config.dtype_policy()
+        keras.config.set_dtype_policy("float32")  # as the Trainer's judge, whatever the networks' precision
+        try:
+            self.model = build_judge(cfg.replace(judge_channels=meta["channels"]), vocab_sizes)
+        finally:
+            keras.config.set_dtype_policy(previous)
         entries = meta["variables"]
         variables = self.model.variables
         if len(variables) != len(weights):
