@@ -1,0 +1,70 @@
+"""The judge monitor's pick rules (models/judge_pick.py), shared by the Trainer's monitor and the JAX trainer's
+(bench/jax_monitor.py): scripted checks, no networks, no TensorFlow."""
+import numpy as np
+import pytest
+
+from models.config import ModelConfig
+from models.judge_pick import Picks, control_accuracies, edit_set, edit_success
+
+ATTRS = ("articleType", "baseColour")
+
+
+def _check(step, control, fid, edit=0.5, **extra):
+    return {"step": step, **{f"{a}_control_accuracy": control for a in ATTRS}, "edit_success": edit, "fid": fid,
+            **extra}
+
+
+@pytest.mark.parametrize("tolerance, expected", [(0.02, 4), (0.0, 3)])
+def test_generator_ties_go_to_the_lower_fid_within_the_control_tolerance(tolerance, expected):
+    # as tests/test_training.py's monitor test: 2 ties 1 with a lower FID; 3 raises the top past 2; 4 ties 3 with an
+    # FID 25 % lower; 5 is not 10 % lower than 4; 6 has the lowest FID but is out of the tie
+    cfg = ModelConfig(judge_control_tolerance=tolerance, judge_fid_min_gain=0.1)
+    picks = Picks(cfg, ATTRS)
+    scripted = {1: (0.80, 5.0), 2: (0.81, 3.0), 3: (0.90, 8.0), 4: (0.89, 6.0), 5: (0.895, 5.6), 6: (0.87, 1.0)}
+    taken = {step: picks.record(_check(step, *scores))[0] for step, scores in scripted.items()}
+    assert picks.best["generator"]["step"] == expected and picks.best["editor"]["step"] == 1
+    assert taken[1] == ["generator", "editor"] and all("editor" not in t for s, t in taken.items() if s > 1)
+    assert picks.checks_without_gain == (2 if tolerance else 3)
+
+
+def test_held_out_fid_breaks_the_ties_when_chosen():
+    cfg = ModelConfig(judge_holdout=0.04, judge_pick_fid="heldout", judge_fid_min_gain=0.0)
+    picks = Picks(cfg, ATTRS)
+    picks.record(_check(1, 0.8, fid=5.0, fid_heldout=4.0))
+    picks.record(_check(2, 0.8, fid=3.0, fid_heldout=4.5))  # lower training FID, higher held-out FID: no pick
+    picks.record(_check(3, 0.8, fid=6.0, fid_heldout=3.5))
+    assert picks.fid_key == "fid_heldout" and picks.best["generator"]["step"] == 3
+
+
+def test_the_editor_waits_for_its_warm_up_and_early_stop_for_its_minimum():
+    cfg = ModelConfig(editor_from_step=2, early_stop_patience=2, early_stop_min_steps=5, judge_control_tolerance=0.0)
+    picks = Picks(cfg, ATTRS)
+    assert picks.record(_check(1, 0.5, 9.0, edit=0.9)) == (["generator"], ["generator"])  # an untrained editor
+    assert picks.record(_check(3, 0.5, 9.0, edit=0.2)) == (["editor"], ["editor"])
+    for step in (4, 5):
+        picks.record(_check(step, 0.5, 9.0, edit=0.2))
+    assert picks.checks_without_gain == 2 and picks.should_stop(5) and not picks.should_stop(4)
+    assert picks.best["editor"]["step"] == 3 and "editor 0.200 at step 3" in picks.describe()
+
+
+def test_edit_sets_change_one_attribute_to_another_value_and_score_the_target():
+    rng = np.random.default_rng(0)
+    sources = {"image": np.zeros((40, 4, 4, 3), np.uint8), "articleType": rng.integers(0, 3, 40),
+               "baseColour": rng.integers(0, 5, 40)}
+    edits = edit_set(np.random.default_rng(1), sources, sources, 30, ATTRS, {"articleType": 3, "baseColour": 5})
+    assert len(edits["sources"]) == 30 and edits["sources"].dtype == np.float32
+    for i, changed in enumerate(edits["changed"]):
+        attribute = ATTRS[changed]
+        assert edits["targets"][i] != sources[attribute][i]
+        assert edits["conditions"][attribute][i].argmax() == edits["targets"][i]
+        assert edits["conditions"][ATTRS[1 - changed]][i].sum() == 0  # the other attribute is kept
+    logits = {f"{a}_logits": np.stack([edits["conditions"][a][i] if edits["changed"][i] == k else
+                                       np.eye(edits["conditions"][a].shape[1])[0] for i in range(30)])
+              for k, a in enumerate(ATTRS)}
+    assert edit_success(logits, edits, ATTRS) == 1.0
+    logits["articleType_logits"] = -logits["articleType_logits"]
+    assert edit_success(logits, edits, ATTRS) == pytest.approx(np.mean(edits["changed"] == 1))
+    judged = {"articleType_logits": np.eye(3)[[0, 1, 2, 2]], "baseColour_logits": np.eye(5)[[0, 0, 0, 0]]}
+    requested = {"articleType": np.array([0, 1, 2, 0]), "baseColour": np.array([0, 1, 2, 3])}
+    assert control_accuracies(judged, requested, ATTRS) == {"articleType_control_accuracy": 0.75,
+                                                            "baseColour_control_accuracy": 0.25}
