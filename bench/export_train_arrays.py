@@ -74,6 +74,7 @@ def export_arrays(train_files, cfg, vocabulary_files, out: str, source: str = ""
     """Writes the npz; returns its metadata."""
     import numpy as np
 
+    from bench.portable import portable
     from models.export import read_vocabulary
 
     images, ids = read_records(train_files, cfg, "train")
@@ -90,8 +91,6 @@ def export_arrays(train_files, cfg, vocabulary_files, out: str, source: str = ""
                              f"at {summary.get('resolution')} px; these records have {vocab_sizes} at "
                              f"{cfg.resolution} px")
         arrays, entries = judge_variables(judge_path, cfg, vocab_sizes)
-        from bench.portable import portable
-
         meta["judge"] = {"channels": cfg.judge_channels, "variables": entries, "summary": summary,
                          "source": portable(judge_path)}
         extra.update({f"judge_w{i:04d}": a for i, a in enumerate(arrays)})

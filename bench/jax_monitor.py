@@ -19,7 +19,6 @@ import json
 from typing import Dict, List, Optional
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from models.config import ModelConfig
@@ -46,6 +45,19 @@ def load_judge_arrays(path: str) -> Optional[dict]:
 
 def _float(images_u8: np.ndarray) -> np.ndarray:
     return images_u8.astype(np.float32) / 127.5 - 1.0
+
+
+def in_batches(call, inputs: Dict[str, np.ndarray]):
+    """`call` (jitted, on {name: [BATCH, ...]}) over inputs of any length: each batch padded with zeros to BATCH rows
+    (one compiled shape), the outputs (an array or a dict of arrays) cut back and joined as float32 numpy."""
+    count = len(next(iter(inputs.values())))
+    outputs = []
+    for start in range(0, count, BATCH):
+        rows = min(BATCH, count - start)
+        padded = {k: np.pad(np.asarray(v[start:start + rows], np.float32),
+                            [(0, BATCH - rows)] + [(0, 0)] * (np.ndim(v) - 1)) for k, v in inputs.items()}
+        outputs.append(jax.tree_util.tree_map(lambda x: np.asarray(x, np.float32)[:rows], call(padded)))
+    return jax.tree_util.tree_map(lambda *parts: np.concatenate(parts), *outputs)
 
 
 class JaxJudge:
@@ -75,17 +87,10 @@ class JaxJudge:
             variable.assign(value)
         trainable = [v.value for v in self.model.trainable_variables]
         fixed = [v.value for v in self.model.non_trainable_variables]
-        call = jax.jit(lambda x: self.model.stateless_call(trainable, fixed, x, training=False)[0])
-        self._call = call
+        self._call = jax.jit(lambda x: self.model.stateless_call(trainable, fixed, x["image"], training=False)[0])
 
     def __call__(self, images: np.ndarray) -> Dict[str, np.ndarray]:
-        outputs: Dict[str, list] = {}
-        for start in range(0, len(images), BATCH):
-            chunk = np.asarray(images[start:start + BATCH], np.float32)
-            padded = np.concatenate([chunk, np.zeros((BATCH - len(chunk),) + chunk.shape[1:], np.float32)])
-            for key, value in self._call(jnp.asarray(padded)).items():
-                outputs.setdefault(key, []).append(np.asarray(value, np.float32)[:len(chunk)])
-        return {k: np.concatenate(v) for k, v in outputs.items()}
+        return in_batches(self._call, {"image": images})
 
 
 class JaxJudgeMonitor:
@@ -124,30 +129,14 @@ class JaxJudgeMonitor:
         self._generate, self._edit = jax.jit(generate), jax.jit(edit)
 
     def _generated(self, weights, z: np.ndarray, requested: Dict[str, np.ndarray]) -> np.ndarray:
-        out = []
-        for start in range(0, len(z), BATCH):
-            rows = slice(start, start + BATCH)
-            count = len(z[rows])
-            pad = BATCH - count
-            inputs = {"z": np.pad(z[rows], ((0, pad), (0, 0))),
-                      **{a: np.pad(np.eye(size, dtype="float32")[requested[a][rows]], ((0, pad), (0, 0)))
-                         for a, size in self.vocab_sizes.items()}}
-            out.append(np.asarray(self._generate(weights, inputs), np.float32)[:count])
-        return np.concatenate(out)
+        conditions = {a: np.eye(size, dtype="float32")[requested[a]] for a, size in self.vocab_sizes.items()}
+        return in_batches(lambda inputs: self._generate(weights, inputs), {"z": z, **conditions})
 
     def _edit_success(self, weights, edits: dict) -> float:
-        out = []
-        sources = edits["sources"]
-        for start in range(0, len(sources), BATCH):
-            rows = slice(start, start + BATCH)
-            count = len(sources[rows])
-            pad = BATCH - count
-            ones = np.ones((BATCH, 1), np.float32)
-            inputs = {"image": np.pad(sources[rows], ((0, pad), (0, 0), (0, 0), (0, 0))),
-                      **{a: np.pad(c[rows], ((0, pad), (0, 0))) for a, c in edits["conditions"].items()},
-                      "strength": ones, "background": np.zeros_like(ones)}
-            out.append(np.asarray(self._edit(weights, inputs), np.float32)[:count])
-        return edit_success(self.judge(np.concatenate(out)), edits, self.attributes)
+        ones = np.ones((len(edits["sources"]), 1), np.float32)
+        inputs = {"image": edits["sources"], **edits["conditions"], "strength": ones, "background": 0 * ones}
+        edited = in_batches(lambda batch: self._edit(weights, batch), inputs)
+        return edit_success(self.judge(edited), edits, self.attributes)
 
     def score(self, state, step: int) -> dict:
         judged = self.judge(self._generated(state["ema_g"], self.z, self.requested))

@@ -35,8 +35,8 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from bench.portable import portable_command  # noqa: E402
 
-# network -> (FullStep net, state key); last_ema_generator is saved beside a judge's pick
-EXPORTED = {"ema_generator": ("g", "ema_g"), "ema_editor": ("e", "ema_e"), "last_ema_generator": ("g", "ema_g")}
+# saved network -> the FullStep net whose variables it holds; last_ema_generator is saved beside a judge's pick
+EXPORTED = {"ema_generator": "g", "ema_editor": "e", "last_ema_generator": "g"}
 
 
 def save_weights(stepper, weights: dict, out: pathlib.Path, dtype: str, part_mib: float, manifest: dict) -> dict:
@@ -46,7 +46,7 @@ def save_weights(stepper, weights: dict, out: pathlib.Path, dtype: str, part_mib
 
     networks = {}
     for name, arrays in weights.items():
-        model = getattr(stepper, EXPORTED[name][0]).model
+        model = getattr(stepper, EXPORTED[name]).model
         values = [np.asarray(v, dtype=dtype) for v in arrays]
         parts, current, size, entries = [], {}, 0, []
         for index, (variable, value) in enumerate(zip(model.trainable_variables, values)):
