@@ -22,8 +22,7 @@ import jax
 import numpy as np
 
 from models.config import ModelConfig
-from models.judge_pick import Picks, control_accuracies, edit_set, edit_success
-from models.metrics import fid, mmd2_unbiased
+from models.judge_pick import Picks, complete_check, control_accuracies, edit_set, edit_success, fidelity
 
 BATCH = 256
 
@@ -119,7 +118,7 @@ class JaxJudgeMonitor:
             self.heldout_edits = edit_set(np.random.default_rng(cfg.seed + 13), held, examples, len(held["image"]),
                                           self.attributes, vocab_sizes)
         self.picks = Picks(cfg, self.attributes)
-        if self.heldout is None and (self.picks.fid_key == "fid_heldout" or cfg.judge_pick_edit != "train"):
+        if self.heldout is None and self.picks.needs_heldout:
             raise ValueError(f"judge_pick_fid={cfg.judge_pick_fid!r} / judge_pick_edit={cfg.judge_pick_edit!r} need "
                              "held-out records: export the arrays with --judge and the preset's judge_holdout > 0")
         self.history: List[dict] = []
@@ -140,22 +139,17 @@ class JaxJudgeMonitor:
 
     def score(self, state, step: int) -> dict:
         judged = self.judge(self._generated(state["ema_g"], self.z, self.requested))
-        result = {"step": step, **control_accuracies(judged, self.requested, self.attributes)}
-        result["kid"] = mmd2_unbiased(judged["features"], self.real_features)
-        result["fid"] = fid(judged["features"], self.real_features)
+        result = {"step": step, **control_accuracies(judged, self.requested, self.attributes),
+                  **fidelity(judged["features"], self.real_features)}
+        held_edits = 0
         if self.heldout is not None:
             held = self.judge(self._generated(state["ema_g"], self.heldout["z"], self.heldout["requested"]))
-            result["kid_heldout"] = mmd2_unbiased(held["features"], self.heldout["features"])
-            result["fid_heldout"] = fid(held["features"], self.heldout["features"])
+            result.update(fidelity(held["features"], self.heldout["features"], "_heldout"))
         result["edit_success"] = self._edit_success(state["ema_e"], self.edits)
         if self.heldout is not None:
             result["edit_success_heldout"] = self._edit_success(state["ema_e"], self.heldout_edits)
-            trained, held_count = len(self.edits["sources"]), len(self.heldout_edits["sources"])
-            result["edit_success_all"] = ((trained * result["edit_success"]
-                                           + held_count * result["edit_success_heldout"]) / (trained + held_count))
-        parts = [result[f"{a}_control_accuracy"] for a in self.attributes] + [result["edit_success"]]
-        result["judge_score"] = float(np.mean(parts))
-        return result
+            held_edits = len(self.heldout_edits["sources"])
+        return complete_check(result, self.attributes, len(self.edits["sources"]), held_edits)
 
     def check(self, state, step: int) -> str:
         """Scores the state, records the check and copies the weights of each side that picks it; -> a log line."""
@@ -165,13 +159,11 @@ class JaxJudgeMonitor:
         for side in taken:
             key = "ema_g" if side == "generator" else "ema_e"
             self.best_weights[key] = [np.asarray(v, np.float32) for v in state[key]]
-        figures = ", ".join(f"{k}={v:.3f}" for k, v in result.items() if k not in ("step", "judge_score"))
-        gain = (f"gain: {' and '.join(improved)}" if improved else
-                f"no gain for {self.picks.checks_without_gain} check(s); best {self.picks.describe()}")
-        return f"judge at step {step}: score {result['judge_score']:.3f} ({figures})  {gain}"
+        return self.picks.log_line(result, improved)
 
     def summary(self) -> dict:
-        return {"history": self.history, "picked": {side: best["step"] for side, best in self.picks.best.items()},
+        """What the manifest records of the checks (their figures are `history`, for the training log)."""
+        return {"picked": {side: best["step"] for side, best in self.picks.best.items()},
                 "pick_fid": self.picks.fid_key, "pick_edit": self.picks.edit_key,
                 "samples_per_check": int(len(self.z)), "edits_per_check": int(len(self.edits["sources"])),
                 "heldout_per_check": int(len(self.heldout["z"])) if self.heldout is not None else 0}

@@ -157,9 +157,8 @@ def main(argv=None) -> int:
                 "ema_editor": monitor.best_weights.get("ema_e", state["ema_e"]), "last_ema_generator": state["ema_g"]}
 
     def write(step_now, train_seconds, stopped_by):
-        weights = chosen()
-        judged = {"judge": {k: v for k, v in monitor.summary().items() if k != "history"}} if monitor else {}
-        saved = save_weights(stepper, weights, out, args.weights_dtype, args.part_mib,
+        judged = {"judge": monitor.summary()} if monitor else {}
+        saved = save_weights(stepper, chosen(), out, args.weights_dtype, args.part_mib,
                              dict(manifest, steps=step_now, train_seconds=round(train_seconds, 1), **judged,
                                   compile_seconds=compile_seconds, stopped_by=stopped_by,
                                   images_per_second=round((step_now - 1) * cfg.batch_size / train_seconds, 1)
@@ -193,6 +192,12 @@ def main(argv=None) -> int:
                 stopped_by = "non-finite loss"
                 print(f"[jax-train] error: non-finite loss at step {step}: {values}", flush=True)
                 break
+            if args.max_seconds and elapsed >= args.max_seconds:
+                stopped_by = "time budget"  # the check after the loop scores these last weights
+                break
+            if time.time() - last_save >= args.save_every_seconds:
+                write(step, elapsed, "running")
+                last_save = time.time()
         if monitor is not None and step % cfg.judge_every == 0:
             print(f"[jax-train] {monitor.check(state, step)}", flush=True)
             if monitor.picks.should_stop(step):
@@ -200,14 +205,6 @@ def main(argv=None) -> int:
                 print(f"[jax-train] early stop at step {step}: no gain for {monitor.picks.checks_without_gain} "
                       f"checks (best {monitor.picks.describe()})", flush=True)
                 break
-        if step % log_every == 0 or step == steps:
-            elapsed = time.time() - train_started
-            if args.max_seconds and elapsed >= args.max_seconds:
-                stopped_by = "time budget"
-                break
-            if time.time() - last_save >= args.save_every_seconds:
-                write(step, elapsed, "running")
-                last_save = time.time()
     jax.block_until_ready(state)
     elapsed = time.time() - train_started if train_started else 0.0
     if monitor is not None and stopped_by != "non-finite loss" and (

@@ -18,7 +18,7 @@ import tensorflow as tf
 from models.augment import augment_example
 from models.config import ModelConfig
 from models.export import read_vocabulary
-from models.judge_network import build_judge  # noqa: F401 (re-exported: the judge's Trainer builds it here)
+from models.judge_network import build_judge
 from models.ordered_sums import ordered_gradient_sums
 from models.training import id_feature, load_vocabularies, make_dataset
 

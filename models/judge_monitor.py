@@ -44,8 +44,7 @@ import tensorflow as tf
 
 from models.config import ModelConfig
 from models.judge import Judge
-from models.judge_pick import SIDE_NAMES, Picks, control_accuracies, edit_set, edit_success
-from models.metrics import fid, mmd2_unbiased
+from models.judge_pick import SIDE_NAMES, Picks, complete_check, control_accuracies, edit_set, edit_success, fidelity
 from models.training import NETWORKS, id_feature, make_dataset, values_checksum
 
 log = logging.getLogger("vitrine.judge_monitor")
@@ -113,12 +112,10 @@ class JudgeMonitor(keras.callbacks.Callback):
             self.heldout_edits = edit_set(np.random.default_rng(cfg.seed + 13), heldout, examples,
                                           len(heldout["image"]), self.attributes, vocab_sizes)
         self.picks = Picks(cfg, self.attributes)
-        self.fid_key, self.edit_key = self.picks.fid_key, self.picks.edit_key
-        if self.heldout is None and (self.fid_key == "fid_heldout" or cfg.judge_pick_edit != "train"):
+        if self.heldout is None and self.picks.needs_heldout:
             raise ValueError(f"judge_pick_fid={cfg.judge_pick_fid!r} / judge_pick_edit={cfg.judge_pick_edit!r} "
                              "but the monitor was given no held-out examples")
         self.history: List[dict] = []
-        self.best = self.picks.best  # side -> the check at which it scored best
         self.best_weights: Dict[str, List[np.ndarray]] = {}  # network -> weights at its side's best check
         self.stopped_early = False
         self.restored: Dict[str, int] = {}  # side -> step whose weights were put back
@@ -127,24 +124,19 @@ class JudgeMonitor(keras.callbacks.Callback):
     def score(self) -> dict:
         gan = self.model
         judged = self._judge_samples(self.z, self.requested)
-        result = {"step": self.step, **control_accuracies(judged, self.requested, self.attributes)}
-        result["kid"] = mmd2_unbiased(judged["features"], self.real_features)
-        result["fid"] = fid(judged["features"], self.real_features)
+        result = {"step": self.step, **control_accuracies(judged, self.requested, self.attributes),
+                  **fidelity(judged["features"], self.real_features)}
         if self.heldout is not None:
             held = self._judge_samples(self.heldout["z"], self.heldout["requested"])["features"]
-            result["kid_heldout"] = mmd2_unbiased(held, self.heldout["features"])
-            result["fid_heldout"] = fid(held, self.heldout["features"])
+            result.update(fidelity(held, self.heldout["features"], "_heldout"))
         result["edit_success"] = self._edit_success(gan.export_editor, self.edits)
         if gan.export_editor is not gan.editor:
             result["edit_success_raw"] = self._edit_success(gan.editor, self.edits)
+        held_edits = 0
         if self.heldout is not None:
             result["edit_success_heldout"] = self._edit_success(gan.export_editor, self.heldout_edits)
-            trained, held = len(self.edits["sources"]), len(self.heldout_edits["sources"])
-            result["edit_success_all"] = ((trained * result["edit_success"] + held * result["edit_success_heldout"])
-                                          / (trained + held))
-        parts = [result[f"{a}_control_accuracy"] for a in self.attributes] + [result["edit_success"]]  # accuracies
-        result["judge_score"] = float(np.mean(parts))
-        return result
+            held_edits = len(self.heldout_edits["sources"])
+        return complete_check(result, self.attributes, len(self.edits["sources"]), held_edits)
 
     def _judge_samples(self, z: np.ndarray, requested: Dict[str, np.ndarray]) -> dict:
         """The judge's view of the EMA generator's samples for latents `z` and requested ids."""
@@ -169,10 +161,7 @@ class JudgeMonitor(keras.callbacks.Callback):
         if self.cfg.restore_best:
             for side in taken:
                 self.best_weights.update({name: getattr(self.model, name).get_weights() for name in SIDES[side]})
-        log.info("judge at step %d: score %.3f (%s)  %s", self.step, result["judge_score"],
-                 ", ".join(f"{k}={v:.3f}" for k, v in result.items() if k not in ("step", "judge_score")),
-                 f"gain: {' and '.join(improved)}" if improved else
-                 f"no gain for {self.picks.checks_without_gain} check(s); best {self.picks.describe()}")
+        log.info("%s", self.picks.log_line(result, improved))
         return result
 
     # -- Keras hooks ---------------------------------------------------------------------------------
@@ -182,12 +171,25 @@ class JudgeMonitor(keras.callbacks.Callback):
             return
         self.check()
         if self.picks.should_stop(self.step):
-            patience = self.cfg.early_stop_patience
             log.warning("Early stop at step %d: neither the generator's nor the editor's judge score has gained "
-                        "%.3f for %d checks (best at steps %s)", self.step, self.cfg.early_stop_min_delta, patience,
+                        "%.3f for %d checks (best at steps %s)", self.step, self.cfg.early_stop_min_delta,
+                        self.cfg.early_stop_patience,
                         {side: best["step"] for side, best in self.best.items()})
             self.model.stop_training = True
             self.stopped_early = True
+
+    @property
+    def best(self) -> Dict[str, dict]:
+        """side -> the check at which it scored best"""
+        return self.picks.best
+
+    @property
+    def fid_key(self) -> str:
+        return self.picks.fid_key
+
+    @property
+    def edit_key(self) -> str:
+        return self.picks.edit_key
 
     @property
     def checks_without_gain(self) -> int:

@@ -10,8 +10,9 @@ the pipeline's Trainer does:
   counted only once the editor trains (after `editor_from_step`);
 - a side gains on a new pick or a score above its best by `early_stop_min_delta`; `early_stop_patience` checks
   without a gain on either side stop training (not before `early_stop_min_steps`).
-The edit sets (`edit_set`) are drawn here too: one attribute of each source image changed to another value drawn
-with the pool's frequencies.
+Both monitors also draw their edit sets here (`edit_set`: one attribute of each source image changed to another
+value drawn with the pool's frequencies) and put each check's figures together (`control_accuracies`, `fidelity`,
+`edit_success`, `complete_check`, `Picks.log_line`), so a check reads the same in both logs.
 """
 from typing import Dict, List, Sequence, Tuple
 
@@ -19,6 +20,7 @@ import numpy as np
 
 from models.config import ModelConfig
 from models.edit_targets import draw_edit_targets
+from models.metrics import fid, mmd2_unbiased
 
 # judge_pick_fid -> the check's FID that breaks the generator's control ties
 PICK_FID_KEYS = {"train": "fid", "heldout": "fid_heldout"}
@@ -71,6 +73,23 @@ def control_accuracies(judged: Dict[str, np.ndarray], requested: Dict[str, np.nd
             for a in attributes}
 
 
+def fidelity(generated_features: np.ndarray, real_features: np.ndarray, suffix: str = "") -> Dict[str, float]:
+    """{"kid<suffix>", "fid<suffix>"} between the judge's features of generated and of real images."""
+    return {f"kid{suffix}": mmd2_unbiased(generated_features, real_features),
+            f"fid{suffix}": fid(generated_features, real_features)}
+
+
+def complete_check(result: dict, attributes: Sequence[str], trained_edits: int, held_edits: int = 0) -> dict:
+    """Adds to a check's figures `edit_success_all` (both edit sets pooled by their counts, when the check has
+    held-out edits) and `judge_score` (the mean of the control accuracies and the edit success); returns it."""
+    if "edit_success_heldout" in result:
+        result["edit_success_all"] = ((trained_edits * result["edit_success"]
+                                       + held_edits * result["edit_success_heldout"]) / (trained_edits + held_edits))
+    parts = [result[f"{a}_control_accuracy"] for a in attributes] + [result["edit_success"]]  # accuracies
+    result["judge_score"] = float(np.mean(parts))
+    return result
+
+
 class Picks:
     """Each side's pick and the early-stop count over a run's checks (the rules in the module docstring)."""
 
@@ -82,6 +101,11 @@ class Picks:
         self.best: Dict[str, dict] = {}  # side -> the check at which it scored best
         self.top: Dict[str, float] = {}  # side -> the best score seen (up to early_stop_min_delta)
         self.checks_without_gain = 0
+
+    @property
+    def needs_heldout(self) -> bool:
+        """Whether the chosen tie-break or edit set reads the held-out records."""
+        return self.fid_key == "fid_heldout" or self.cfg.judge_pick_edit != "train"
 
     def score(self, side: str, result: dict) -> float:
         return side_score(side, result, self.attributes, self.edit_key)
@@ -128,3 +152,10 @@ class Picks:
     def describe(self) -> str:
         return ", ".join(f"{side} {self.score(side, best):.3f} at step {best['step']}"
                          for side, best in self.best.items())
+
+    def log_line(self, result: dict, improved: Sequence[str]) -> str:
+        """What a recorded check says in the training log: its figures and what the sides gained."""
+        figures = ", ".join(f"{k}={v:.3f}" for k, v in result.items() if k not in ("step", "judge_score"))
+        gain = (f"gain: {' and '.join(improved)}" if improved else
+                f"no gain for {self.checks_without_gain} check(s); best {self.describe()}")
+        return f"judge at step {result['step']}: score {result['judge_score']:.3f} ({figures})  {gain}"
