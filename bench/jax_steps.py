@@ -39,6 +39,7 @@ UNPORTED = {
     "editor_from_step": lambda c: c.editor_from_step > 0,
     "d_editor_fake_from_step": lambda c: c.d_editor_fake_from_step > 0,
     "single_change_prob": lambda c: c.single_change_prob > 0,
+    "lecam_weight": lambda c: c.lecam_weight > 0,
 }
 WHITE_THRESHOLD, BORDER_WHITE_MIN = 0.8, 0.9  # as models/background.py
 

@@ -118,6 +118,14 @@ class ModelConfig:
     # budget) +2.0 points for 94 fewer joint steps. Each timed run also lost 15-58 s of its budget to a wait while
     # Keras' fit tore down after the head start, not explained (bench/RESULTS.md § Session 33). 0 = off.
     d_cls_pretrain_steps: int = 0
+    # LeCam regularisation (Tseng et al. 2021, "Regularizing GANs under limited data"): D's loss also gets
+    # weight * (mean relu(D(real) - a_fake)^2 + mean relu(a_real - D(G(z)))^2), with a_real and a_fake moving
+    # averages (decay `lecam_decay`, zero-debiased) of D's realism scores on the step's real images and on G's
+    # samples. It keeps D's scores of the two from drifting apart, what a D that overfits a small training set does
+    # (sessions 17-19: the held-out FID bottoms at 2,300-3,300 steps while the training-image FID does not). The
+    # editor's edits and the mismatch pairs are not in the term. 0 = off.
+    lecam_weight: float = 0.0
+    lecam_decay: float = 0.99
     # Spectral normalisation of every D conv (SNGAN, models/layers.py: SpectralConv2D), on top of lazy R1. Off:
     # R1 alone has been D's regulariser in every measured run.
     d_spectral_norm: bool = False

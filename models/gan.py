@@ -112,7 +112,19 @@ class VitrineGAN(keras.Model):
         names = ["d_loss", "g_loss", "e_loss", "d_real", "d_fake", "r1", "d_cls", "g_cls", "e_adv", "e_cls",
                  "pair_l1", "cycle_l1", "mask_mean", "mode_seeking", "d_twin", "g_twin", "g_cls_loss",
                  "d_mismatch", "mask_cap", "background_l1", "background_mask"]
-        self.trackers = {n: keras.metrics.Mean(name=n) for n in names}
+        self.trackers = {n: keras.metrics.Mean(name=n) for n in names + ["lecam"]}
+        if cfg.lecam_weight < 0 or not 0.0 < cfg.lecam_decay < 1.0:
+            raise ValueError(f"lecam_weight must be >= 0 and lecam_decay in (0, 1), got {cfg.lecam_weight}, "
+                             f"{cfg.lecam_decay}")
+        # LeCam's anchors: moving sums of D's mean realism score on real images and on G's samples, and how many
+        # updates they hold (for the zero-debiased average). Each replica keeps its own; a read outside the step
+        # (a checkpoint) averages them.
+        self.lecam_ema = tf.Variable(tf.zeros([2]), trainable=False, name="lecam_ema",
+                                     synchronization=tf.VariableSynchronization.ON_READ,
+                                     aggregation=tf.VariableAggregation.MEAN)
+        self.lecam_updates = tf.Variable(0.0, trainable=False, name="lecam_updates",
+                                         synchronization=tf.VariableSynchronization.ON_READ,
+                                         aggregation=tf.VariableAggregation.MEAN)
         # The sub-networks are built; without this, fit() under a distribution strategy would try to build
         # the model by calling it on a training batch, which is not a generator input.
         self.built = True
@@ -127,6 +139,25 @@ class VitrineGAN(keras.Model):
         for opt, net in ((self.g_optimizer, self.generator), (self.e_optimizer, self.editor),
                          (self.d_optimizer, self.discriminator)):
             opt.build(net.trainable_variables)
+
+    def training_state(self) -> dict:
+        """What a checkpoint keeps besides the networks' weights (LeCam's anchors), JSON-able."""
+        return {"lecam_ema": [float(v) for v in self.lecam_ema.numpy()],
+                "lecam_updates": float(self.lecam_updates.numpy())}
+
+    def restore_training_state(self, state: Mapping) -> None:
+        if "lecam_ema" in state:
+            self.lecam_ema.assign(tf.constant(state["lecam_ema"], tf.float32))
+            self.lecam_updates.assign(float(state["lecam_updates"]))
+
+    def lecam_anchors(self, real_score, fake_score):
+        """Updates LeCam's moving averages with this step's mean scores; returns the debiased (a_real, a_fake)."""
+        decay = self.cfg.lecam_decay
+        means = tf.stop_gradient(tf.cast(tf.stack([real_score, fake_score]), tf.float32))
+        ema = self.lecam_ema.assign(decay * self.lecam_ema + (1.0 - decay) * means)
+        updates = self.lecam_updates.assign_add(1.0)
+        anchors = ema / (1.0 - tf.pow(decay, updates))
+        return anchors[0], anchors[1]
 
     def start_editor_training(self) -> None:
         """From the next step on, fit() runs the full G+E+D step (its step function is traced again)."""
@@ -343,6 +374,14 @@ class VitrineGAN(keras.Model):
                             share = tf.where(self.d_optimizer.iterations >= cfg.d_editor_fake_from_step, share, 0.0)
                         d_fake = (1.0 - share) * d_fake + share * tf.reduce_mean(d_fake_e)
                     d_adv = tf.reduce_mean(d_real) + d_fake
+                    lecam = tf.constant(0.0)
+                    if cfg.lecam_weight > 0:  # on G's samples only, not the edits
+                        real_adv, fake_adv = adv[:batch], adv[batch:2 * batch]
+                        a_real, a_fake = self.lecam_anchors(tf.reduce_mean(tf.cast(real_adv, tf.float32)),
+                                                            tf.reduce_mean(tf.cast(fake_adv, tf.float32)))
+                        lecam = tf.add_n([tf.reduce_mean(t) for t in
+                                          losses.lecam_terms(real_adv, fake_adv, a_real, a_fake)])
+                        d_adv += cfg.lecam_weight * lecam
                     d_mismatch = tf.constant(0.0)
                     if cfg.d_mismatch_weight > 0:
                         d_mismatch = tf.reduce_mean(losses.d_hinge(adv[:batch], adv[n_rows:])[1])
@@ -396,6 +435,8 @@ class VitrineGAN(keras.Model):
         values = {"d_loss": d_loss, "g_loss": g_loss, "d_real": tf.reduce_mean(d_real),
                   "d_fake": d_fake, "r1": r1, "d_cls": d_cls, "g_cls": g_cls, "mode_seeking": mode_seeking,
                   "d_twin": d_twin, "g_twin": g_twin, "g_cls_loss": g_cls_loss, "d_mismatch": d_mismatch}
+        if cfg.lecam_weight > 0:
+            values["lecam"] = lecam
         if with_editor:  # the G+D steps of the editor's warm-up report no editor terms (not zeros)
             values.update(e_values)
         for name, value in values.items():

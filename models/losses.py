@@ -25,6 +25,19 @@ def r1_penalty(gradients):
     return tf.reduce_sum(tf.square(tf.cast(gradients, tf.float32)), axis=[1, 2, 3])
 
 
+def lecam_terms(real_logits, fake_logits, real_anchor, fake_anchor):
+    """LeCam (Tseng et al. 2021): relu(D(real) - a_fake)², relu(a_real - D(fake))²; each [B].
+
+    The anchors are moving averages of D's mean scores on real images (a_real) and on fakes (a_fake), taken without
+    gradient: a real image's score is pulled towards the fakes' average only where it lies above it, and a fake's
+    towards the reals' average only where it lies below it."""
+    real_logits = tf.cast(tf.reshape(real_logits, [-1]), tf.float32)
+    fake_logits = tf.cast(tf.reshape(fake_logits, [-1]), tf.float32)
+    real_anchor = tf.stop_gradient(tf.cast(real_anchor, tf.float32))
+    fake_anchor = tf.stop_gradient(tf.cast(fake_anchor, tf.float32))
+    return tf.square(tf.nn.relu(real_logits - fake_anchor)), tf.square(tf.nn.relu(real_anchor - fake_logits))
+
+
 def soft_cross_entropy(target_weights, logits):
     """Cross-entropy against a weights vector [B, V] (one-hot or a mix); rows of all zeros contribute 0. [B]."""
     target_weights = tf.cast(target_weights, tf.float32)

@@ -32,6 +32,7 @@ from models.ordered_sums import ordered_gradient_sums
 KERAS_WEIGHTS_DIR = os.path.join("assets.extra", "keras")
 TRAINING_SUMMARY = os.path.join("assets.extra", "vitrine.json")
 NETWORKS = ("generator", "ema_generator", "editor", "ema_editor", "discriminator")
+STATE_FILE = "training_state.json"  # a checkpoint's non-weight state (LeCam's anchors)
 
 log = logging.getLogger("vitrine.training")
 
@@ -235,6 +236,8 @@ class Checkpoints:
     def save(self, gan, step: int) -> None:
         path = os.path.join(self.directory, f"step-{step:08d}")
         save_networks(gan, path)
+        with tf.io.gfile.GFile(os.path.join(path, STATE_FILE), "w") as f:
+            json.dump(gan.training_state(), f)
         with tf.io.gfile.GFile(os.path.join(path, "DONE"), "w") as f:  # written last: a killed save is ignored
             f.write(str(step))
         for old in self.steps()[:-self.keep]:
@@ -244,7 +247,12 @@ class Checkpoints:
         steps = self.steps()
         if not steps:
             return 0
-        load_networks(gan, os.path.join(self.directory, f"step-{steps[-1]:08d}"))
+        path = os.path.join(self.directory, f"step-{steps[-1]:08d}")
+        load_networks(gan, path)
+        state = os.path.join(path, STATE_FILE)
+        if tf.io.gfile.exists(state):  # checkpoints written before LeCam have none: its anchors start afresh
+            with tf.io.gfile.GFile(state) as f:
+                gan.restore_training_state(json.load(f))
         return steps[-1]
 
 

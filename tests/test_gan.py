@@ -90,7 +90,8 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 from models.config import ModelConfig
 from models.gan import build_vitrine_gan
 vocab = {"articleType": 3, "baseColour": 2}
-cfg = ModelConfig(resolution=16, z_dim=8, embed_dim=4, gen_channels=16, disc_channels=8, editor_channels=8)
+cfg = ModelConfig(resolution=16, z_dim=8, embed_dim=4, gen_channels=16, disc_channels=8, editor_channels=8,
+                  lecam_weight=0.3)  # its anchors are per-replica variables, averaged when read
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 with strategy.scope():
     gan = build_vitrine_gan(cfg, vocab)
@@ -98,6 +99,8 @@ ds = tf.data.Dataset.from_tensor_slices({"image": tf.random.uniform((8, 16, 16, 
     "articleType_id": tf.zeros((8,), tf.int64), "baseColour_id": tf.ones((8,), tf.int64)}).batch(8).repeat()
 logs = gan.fit(ds, steps_per_epoch=2, verbose=0).history
 assert all(np.isfinite(v[-1]) for v in logs.values()), logs
+state = gan.training_state()
+assert state["lecam_updates"] == 2.0 and all(np.isfinite(state["lecam_ema"])) and logs["lecam"][-1] > 0, state
 print("MIRRORED_OK")
 """
 
@@ -441,3 +444,49 @@ def test_spectral_norm_trains_through_fit_and_stores_its_power_iterations():
     for layer in convs:
         top = np.linalg.svd(layer.kernel.numpy().reshape(-1, layer.filters), compute_uv=False)[0]
         assert 0.75 * top < float(layer.sigma()) <= top * (1 + 1e-4), (layer.name, float(layer.sigma()), top)
+
+
+def test_lecam_terms_by_hand_and_no_gradient_to_the_anchors():
+    """relu(D(real) - a_fake)² and relu(a_real - D(fake))²: only reals scored above the fakes' average and fakes
+    below the reals' average cost anything, and the anchors are targets, not variables D learns through."""
+    real, fake = tf.constant([2.0, -0.5, 0.3]), tf.constant([-2.0, 0.5, 1.5])
+    a_real, a_fake = tf.Variable(1.0), tf.Variable(-1.0)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch([real, fake])
+        real_term, fake_term = losses.lecam_terms(real, fake, a_real, a_fake)
+    np.testing.assert_allclose(real_term.numpy(), [9.0, 0.25, 1.69], rtol=1e-6)  # (2+1)², (-0.5+1)², (0.3+1)²
+    np.testing.assert_allclose(fake_term.numpy(), [9.0, 0.25, 0.0], rtol=1e-6)  # (1+2)², (1-0.5)², 1.5 above a_real
+    np.testing.assert_allclose(tape.gradient(fake_term, fake).numpy(), [-6.0, -1.0, 0.0], rtol=1e-6)
+    assert tape.gradient(real_term, a_fake) is None and tape.gradient(fake_term, a_real) is None
+
+
+def test_lecam_anchors_are_zero_debiased_moving_averages_and_survive_a_checkpoint(tmp_path):
+    """The first update's anchors are that step's scores themselves (debiased); the second's the decay-weighted
+    average of both; a checkpoint keeps them, and a fresh model restored from it reads the same anchors."""
+    from models.training import Checkpoints
+
+    cfg = SMALL.replace(lecam_weight=0.3, lecam_decay=0.9)
+    gan = _gan(cfg)
+    first = [float(v) for v in gan.lecam_anchors(tf.constant(2.0), tf.constant(-1.0))]
+    assert first == pytest.approx([2.0, -1.0])
+    second = [float(v) for v in gan.lecam_anchors(tf.constant(0.0), tf.constant(1.0))]
+    weights = (0.9 * 0.1, 0.1)  # the older step's weight, the newer's, before debiasing by 1 - 0.9²
+    assert second == pytest.approx([(weights[0] * 2.0) / 0.19, (weights[0] * -1.0 + weights[1] * 1.0) / 0.19])
+    Checkpoints(str(tmp_path)).save(gan, 7)
+    fresh = _gan(cfg)
+    assert Checkpoints(str(tmp_path)).restore_latest(fresh) == 7
+    assert fresh.training_state() == gan.training_state()  # exact: JSON keeps a float32 value whole
+    assert fresh.training_state()["lecam_updates"] == 2.0 and _gan(cfg).training_state()["lecam_updates"] == 0.0
+    with pytest.raises(ValueError, match="lecam_decay in"):
+        _gan(SMALL.replace(lecam_weight=0.3, lecam_decay=1.0))
+
+
+def test_lecam_weight_adds_its_term_to_d_only_and_is_reported_only_when_on():
+    """Off, no `lecam` metric and D's first step is the plain one; on, D's loss carries weight x a finite positive
+    term and D's first step differs. (G is scored by the updated D, so its step follows D's.)"""
+    runs = _first_steps(lecam_weight=(0.0, 1.0))
+    off, on = runs[0.0][0], runs[1.0][0]
+    assert "lecam" not in off and np.isfinite(on["lecam"][-1]) and on["lecam"][-1] > 0.0
+    # the same first forward: D's losses differ by exactly the term
+    assert on["d_loss"][-1] - off["d_loss"][-1] == pytest.approx(on["lecam"][-1], rel=1e-4)
+    assert _moved(runs[0.0], runs[1.0], "D") > 1e-6
