@@ -39,7 +39,6 @@ UNPORTED = {
     "editor_from_step": lambda c: c.editor_from_step > 0,
     "d_editor_fake_from_step": lambda c: c.d_editor_fake_from_step > 0,
     "single_change_prob": lambda c: c.single_change_prob > 0,
-    "lecam_weight": lambda c: c.lecam_weight > 0,
 }
 WHITE_THRESHOLD, BORDER_WHITE_MIN = 0.8, 0.9  # as models/background.py
 
@@ -232,7 +231,9 @@ class FullStep:
         g, e = self.g.state(), self.e.state()
         # the averages start as copies (own buffers: the jitted step donates its whole state)
         return {"g": g, "e": e, "d": self.d.state(), "ema_g": [jnp.array(v, copy=True) for v in g["vars"]],
-                "ema_e": [jnp.array(v, copy=True) for v in e["vars"]]}
+                "ema_e": [jnp.array(v, copy=True) for v in e["vars"]],
+                # LeCam's moving sums of D's mean score on reals and on G's samples, and their update count
+                "lecam": jnp.zeros((3,), jnp.float32)}
 
     def _edit(self, e_vars, images, conditions, background=None):
         n = images.shape[0]
@@ -313,9 +314,20 @@ class FullStep:
             d_cls = sum(real_ce.values())
             d_loss = (jnp.mean(d_real) + d_fake + 0.5 * cfg.r1_gamma * cfg.r1_every * r1_value
                       + cfg.cls_weight * d_cls)
-            return d_loss * self.d.scale(state["d"]), (d_loss, real_ce)
+            lecam_state, lecam = state["lecam"], jnp.float32(0.0)
+            if cfg.lecam_weight > 0:  # VitrineGAN.lecam_anchors + losses.lecam_terms, on G's samples only
+                decay = cfg.lecam_decay
+                means = jax.lax.stop_gradient(jnp.stack([jnp.mean(adv[:n]), jnp.mean(adv[n:2 * n])]))
+                ema = decay * lecam_state[:2] + (1.0 - decay) * means
+                updates = lecam_state[2] + 1.0
+                a_real, a_fake = ema / (1.0 - decay ** updates)
+                lecam = (jnp.mean(jnp.square(jax.nn.relu(adv[:n] - a_fake)))
+                         + jnp.mean(jnp.square(jax.nn.relu(a_real - adv[n:2 * n]))))
+                d_loss = d_loss + cfg.lecam_weight * lecam
+                lecam_state = jnp.concatenate([ema, updates[None]])
+            return d_loss * self.d.scale(state["d"]), (d_loss, real_ce, lecam_state, lecam)
 
-        d_grads, (d_loss, real_ce) = jax.grad(d_loss_fn, has_aux=True)(state["d"]["vars"])
+        d_grads, (d_loss, real_ce, lecam_state, lecam) = jax.grad(d_loss_fn, has_aux=True)(state["d"]["vars"])
         d_state = self.d.apply(state["d"], d_grads)
         real_ce = jax.lax.stop_gradient(real_ce)
 
@@ -393,8 +405,11 @@ class FullStep:
 
         new_state = {"g": g_state, "e": e_state, "d": d_state,
                      "ema_g": ema(state["ema_g"], g_state["vars"], g_state, self.g),
-                     "ema_e": ema(state["ema_e"], e_state["vars"], e_state, self.e)}
-        return new_state, {"d_loss": d_loss, "g_loss": g_loss, "e_loss": e_loss}
+                     "ema_e": ema(state["ema_e"], e_state["vars"], e_state, self.e), "lecam": lecam_state}
+        logs = {"d_loss": d_loss, "g_loss": g_loss, "e_loss": e_loss}
+        if cfg.lecam_weight > 0:
+            logs["lecam"] = lecam
+        return new_state, logs
 
 
 # ---- the baseline conditional DCGAN step ---------------------------------------------------------------------

@@ -69,6 +69,12 @@ for part in ("g", "e", "d"):
     scale = max(float(np.abs(x).max()) for x in a)
     gaps[part] = {"max_abs_gap": max(float(np.abs(x - y).max()) for x, y in zip(a, b)), "scale": scale}
 report["one_backward"] = gaps
+# LeCam: its anchors ride in the step's state (two updates after two steps) and its term is logged
+lecam = FullStep(cfg.replace(lecam_weight=0.3), vocab)
+state, lecam_step = lecam.init(), jax.jit(lecam.step)
+for i, key in enumerate(jax.random.split(jax.random.PRNGKey(3), 2)):
+    state, out = lecam_step(state, batches[i], key)
+report["lecam"] = {"state": [float(v) for v in state["lecam"]], "term": float(out["lecam"])}
 print("REPORT " + json.dumps(report))
 """
 
@@ -97,3 +103,6 @@ def test_ports_train_every_network_and_refuse_what_they_do_not_port():
     # the one-pass gradients are the two passes' (Adam's moments hold them), to float rounding
     for part, gap in report["one_backward"].items():
         assert gap["scale"] > 0 and gap["max_abs_gap"] <= 1e-5 * gap["scale"], (part, gap)
+    # LeCam: two anchor updates held in the state, finite debiased-able sums, a finite non-negative term
+    lecam = report["lecam"]
+    assert lecam["state"][2] == 2.0 and all(v == v for v in lecam["state"]) and 0.0 <= lecam["term"] < 1e4, lecam
