@@ -111,8 +111,8 @@ class VitrineGAN(keras.Model):
         self.ema_editor.trainable = False
         names = ["d_loss", "g_loss", "e_loss", "d_real", "d_fake", "r1", "d_cls", "g_cls", "e_adv", "e_cls",
                  "pair_l1", "cycle_l1", "mask_mean", "mode_seeking", "d_twin", "g_twin", "g_cls_loss",
-                 "d_mismatch", "mask_cap", "background_l1", "background_mask"]
-        self.trackers = {n: keras.metrics.Mean(name=n) for n in names + ["lecam"]}
+                 "d_mismatch", "mask_cap", "background_l1", "background_mask", "lecam"]
+        self.trackers = {n: keras.metrics.Mean(name=n) for n in names}
         if cfg.lecam_weight < 0 or not 0.0 < cfg.lecam_decay < 1.0:
             raise ValueError(f"lecam_weight must be >= 0 and lecam_decay in (0, 1), got {cfg.lecam_weight}, "
                              f"{cfg.lecam_decay}")
