@@ -28,7 +28,7 @@ from pipeline.presets import get_preset
 assert keras.backend.backend() == "jax", keras.backend.backend()
 vocab = {"articleType": 4, "baseColour": 5}
 cfg = get_preset("tiny").model.replace(batch_size=8, mode_seeking_weight=0.3, g_cls_real_floor=1.0,
-                                       editor_batch_fraction=0.5)
+                                       editor_batch_fraction=0.5, lecam_weight=0.3)
 report = {}
 refused = []
 for name, value in (("twin_cls_weight", 1.0), ("d_spectral_norm", True), ("editor_from_step", 5)):
@@ -57,6 +57,8 @@ for label, stepper in (("full", FullStep(cfg, vocab)), ("baseline", BaselineStep
         assert len(names) == len(old) == len(new) > 0, (part, len(names), len(old))
         unchanged[part] = [n for n, a, b in zip(names, old, new) if np.array_equal(a, b)]
     report[label] = {"logs": logs, "unchanged": unchanged}
+    if label == "full":  # LeCam's anchors ride in the step's state
+        report["lecam_state"] = [float(v) for v in after["lecam"]]
 # one backward pass of G's + E's losses through D (the bench's lead) gives the two passes' gradients: compare
 # Adam's moments after one step from the same weights, batch and key
 two, one = FullStep(cfg, vocab), FullStep(cfg, vocab, one_backward=True)
@@ -69,12 +71,6 @@ for part in ("g", "e", "d"):
     scale = max(float(np.abs(x).max()) for x in a)
     gaps[part] = {"max_abs_gap": max(float(np.abs(x - y).max()) for x, y in zip(a, b)), "scale": scale}
 report["one_backward"] = gaps
-# LeCam: its anchors ride in the step's state (two updates after two steps) and its term is logged
-lecam = FullStep(cfg.replace(lecam_weight=0.3), vocab)
-state, lecam_step = lecam.init(), jax.jit(lecam.step)
-for i, key in enumerate(jax.random.split(jax.random.PRNGKey(3), 2)):
-    state, out = lecam_step(state, batches[i], key)
-report["lecam"] = {"state": [float(v) for v in state["lecam"]], "term": float(out["lecam"])}
 print("REPORT " + json.dumps(report))
 """
 
@@ -90,7 +86,7 @@ def test_ports_train_every_network_and_refuse_what_they_do_not_port():
     assert report["refused"] == ["twin_cls_weight", "d_spectral_norm", "editor_from_step"]
     full = report["full"]
     for logs in full["logs"]:
-        assert set(logs) == {"d_loss", "g_loss", "e_loss"}
+        assert set(logs) == {"d_loss", "g_loss", "e_loss", "lecam"} and logs["lecam"] >= 0.0
         assert all(v == v and abs(v) < 1e4 for v in logs.values()), logs  # finite
     # every trainable variable of G, E and D moved, and both averages with them, but perhaps D's realism bias: while
     # every logit is inside the hinge's margin, the real and fake terms pull it equally both ways (the hinge's own
@@ -103,6 +99,5 @@ def test_ports_train_every_network_and_refuse_what_they_do_not_port():
     # the one-pass gradients are the two passes' (Adam's moments hold them), to float rounding
     for part, gap in report["one_backward"].items():
         assert gap["scale"] > 0 and gap["max_abs_gap"] <= 1e-5 * gap["scale"], (part, gap)
-    # LeCam: two anchor updates held in the state, finite debiased-able sums, a finite non-negative term
-    lecam = report["lecam"]
-    assert lecam["state"][2] == 2.0 and all(v == v for v in lecam["state"]) and 0.0 <= lecam["term"] < 1e4, lecam
+    # LeCam (on in this config): two anchor updates held in the state, finite moving sums
+    assert report["lecam_state"][2] == 2.0 and all(v == v for v in report["lecam_state"]), report["lecam_state"]
