@@ -2,6 +2,7 @@
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -46,6 +47,17 @@ def transformed(tmp_path_factory, sample_catalog):
     return path, files
 
 
+@pytest.fixture(scope="module")
+def exported(transformed, tmp_path_factory):
+    """A model trained two steps at CFG and exported (SavedModel and Keras weights): the base model for the warm
+    starts, and the model the signature test loads. A test that changes it works on a copy."""
+    path, files = transformed
+    root = tmp_path_factory.mktemp("exported")
+    export = str(root / "export")
+    train(CFG.replace(train_steps=2), path, files, str(root / "work"), serving_dir=export)
+    return export
+
+
 def _weights(directory):
     import h5py
 
@@ -84,10 +96,9 @@ def test_resume_after_kill_continues_from_saved_step(transformed, tmp_path):
     assert summary["steps"] == last + 2
 
 
-def test_warm_start_loads_the_base_models_weights(transformed, tmp_path):
+def test_warm_start_loads_the_base_models_weights(transformed, exported, tmp_path):
     path, files = transformed
-    base = str(tmp_path / "base_export")
-    train(CFG.replace(train_steps=2), path, files, str(tmp_path / "w1"), serving_dir=base)
+    base = shutil.copytree(exported, str(tmp_path / "base_export"))  # changed below
     assert os.path.exists(os.path.join(base, "saved_model.pb"))
     # zero further steps: what is exported is exactly what was loaded from the base model
     again = str(tmp_path / "again_export")
@@ -122,28 +133,25 @@ def test_warm_start_loads_the_base_models_weights(transformed, tmp_path):
     assert all(np.array_equal(before[k], fresh[k]) for k in before if k.startswith("generator/"))
 
 
-def test_d_classifier_head_start_runs_on_fresh_runs_only(transformed, tmp_path):
+def test_d_classifier_head_start_runs_on_fresh_runs_only(transformed, exported, tmp_path):
     """model.d_cls_pretrain_steps: a fresh run records its head start; a resumed run and a warm-started D skip it
     (their D has trained already). What the head start trains is pinned in tests/test_d_pretrain.py."""
     path, files = transformed
     cfg = CFG.replace(train_steps=2, d_cls_pretrain_steps=3)
-    work, export = str(tmp_path / "work"), str(tmp_path / "export")
-    summary = train(cfg, path, files, work, serving_dir=export)
+    work = str(tmp_path / "work")
+    summary = train(cfg, path, files, work)
     assert summary["d_cls_pretrain"]["steps"] == 3 and summary["steps"] == 2
     assert np.isfinite(summary["d_cls_pretrain"]["last_logged"]["d_cls"])
     resumed = train(cfg.replace(train_steps=3), path, files, work)
     assert resumed["resumed_from_step"] == 2 and resumed["d_cls_pretrain"] is None
-    warm = train(cfg.replace(train_steps=1), path, files, str(tmp_path / "w2"), base_model=export)
+    warm = train(cfg.replace(train_steps=1), path, files, str(tmp_path / "w2"), base_model=exported)
     assert "discriminator" in warm["warm_started"] and warm["d_cls_pretrain"] is None
 
 
-def test_exported_model_cleans_backgrounds_through_edit_background(transformed, tmp_path):
+def test_exported_model_cleans_backgrounds_through_edit_background(exported):
     """The SavedModel's `edit_background` takes `background` "white" / "keep" ("" = keep) besides `edit`'s inputs;
     the two requests edit differently, "keep" through it is `edit`, and an unknown value names the valid ones."""
-    path, files = transformed
-    export = str(tmp_path / "export")
-    train(CFG.replace(train_steps=2), path, files, str(tmp_path / "work"), serving_dir=export)
-    model = tf.saved_model.load(export)
+    model = tf.saved_model.load(exported)
     assert {"generate", "edit", "edit_background", "serving_default"} <= set(model.signatures)
     image = tf.io.encode_png(tf.cast(tf.fill([16, 16, 3], 200), tf.uint8))
     inputs = {"image_bytes": tf.stack([image, image]), "strength": tf.ones([2]),
