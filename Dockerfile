@@ -3,7 +3,8 @@
 # For GPU training nodes, build FROM a CUDA base with Python 3.10 (e.g. tensorflow/tensorflow:2.16.2-gpu) instead.
 FROM python:3.10-slim
 
-ENV PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1 TF_CPP_MIN_LOG_LEVEL=2
+# TF_ENABLE_ONEDNN_OPTS=1: oneDNN's CPU kernels on every x86 CPU, as `vitrine` sets them (models/onednn.py)
+ENV PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1 TF_CPP_MIN_LOG_LEVEL=2 TF_ENABLE_ONEDNN_OPTS=1
 WORKDIR /pipeline
 
 RUN pip install --no-cache-dir uv

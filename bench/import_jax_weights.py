@@ -19,6 +19,9 @@ import sys
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from models.onednn import prefer_onednn  # noqa: E402
+
+prefer_onednn()  # the CPU kernels `vitrine` runs (models/onednn.py), before TensorFlow is imported
 
 
 def read_network(run_dir: pathlib.Path, entry: dict):

@@ -34,6 +34,9 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from bench.portable import portable_command  # noqa: E402
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from models.onednn import prefer_onednn  # noqa: E402
+
+prefer_onednn()  # the CPU kernels `vitrine` runs (models/onednn.py), before TensorFlow is imported
 
 FIGURES = ("articleType_real_accuracy", "baseColour_real_accuracy", "articleType_control_accuracy",
            "baseColour_control_accuracy", "edit_success", "fid_ratio", "kid_judge", "diversity")

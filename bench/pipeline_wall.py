@@ -28,6 +28,9 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from bench.portable import portable  # noqa: E402
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from models.onednn import onednn_enabled, prefer_onednn  # noqa: E402
+
+prefer_onednn()  # the CPU kernels `vitrine` runs (models/onednn.py), before TensorFlow is imported
 
 
 def component_times(metadata_path: str) -> dict:
@@ -101,7 +104,8 @@ def main(argv=None) -> int:
         "overhead_s": round(total_s - sum_s, 2),
         "overhead_fraction": round((total_s - sum_s) / total_s, 3) if total_s else None,
         "components": comps,
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+                    "onednn_kernels": onednn_enabled()},
     }
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     with open(args.output, "w") as f:

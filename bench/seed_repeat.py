@@ -3,7 +3,7 @@
 weight tensors differ between the first run and each other one.
 
     python bench/seed_repeat.py --work-dir RUN/pipeline --preset cpu-quick --steps 3 --output bench/results/x.json
-    TF_ENABLE_ONEDNN_OPTS=0 python bench/seed_repeat.py ... --op-determinism   # the environment reaches every run
+    TF_ENABLE_ONEDNN_OPTS=0 python bench/seed_repeat.py ... --op-determinism   # Eigen's kernels, in every run
     python bench/seed_repeat.py ... --set model.ordered_gradient_sums=false     # as sessions up to 31 trained
 
 The judge monitor is off (no judge checks), so only the training step and its input pipeline are compared.
@@ -21,6 +21,7 @@ import time
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # run as a script
 
 from bench.portable import REPO, portable, portable_command  # noqa: E402
+from models.onednn import prefer_onednn  # noqa: E402
 
 
 def _train_and_hash(args, out: str) -> None:
@@ -72,6 +73,7 @@ def main(argv=None) -> int:
     parser.add_argument("--output", required=True)
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)  # one run, in the process started for it
     args = parser.parse_args(argv)
+    prefer_onednn()  # here and in every run it starts: the CPU kernels `vitrine` runs (models/onednn.py)
     if args.child:
         _train_and_hash(args, args.child)
         return 0

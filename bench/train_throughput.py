@@ -22,6 +22,7 @@ import time
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from bench.portable import portable_command  # noqa: E402
+from models.onednn import ENV as ONEDNN_ENV, onednn_enabled, prefer_onednn  # noqa: E402
 
 
 def _dataset(tf, resolution, batch, vocab):
@@ -73,6 +74,7 @@ def _work(cache, preset_name, cfg, base_cfg, vocab, row) -> dict:
 def _report(device, tf, keras, vocab, results, argv, overrides) -> dict:
     return {"device": device, "overrides": overrides, "tensorflow": tf.__version__, "keras": keras.__version__,
             "python": platform.python_version(), "cpus": os.cpu_count(), "vocab_sizes": vocab,
+            ONEDNN_ENV: os.environ.get(ONEDNN_ENV, ""), "onednn_kernels": onednn_enabled(),
             "command": portable_command("bench/train_throughput.py", argv),
             "configs": results,
             "note": "full = VitrineGAN train_step (one G and E forward; D step with lazy R1 + DiffAugment; G step; "
@@ -105,6 +107,7 @@ def main(argv=None):
     parser.add_argument("--out", default=str(REPO / "bench" / "results" / "train_throughput.json"))
     args = parser.parse_args(argv)
 
+    prefer_onednn()  # the CPU kernels `vitrine` runs (models/onednn.py); TF_ENABLE_ONEDNN_OPTS=0 for Eigen's
     import keras
     import tensorflow as tf
     from models import networks

@@ -313,6 +313,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     _setup_logging(args.verbose)
+    from models.onednn import prefer_onednn
+
+    prefer_onednn()  # before any verb imports TensorFlow (models/onednn.py)
     try:
         return args.fn(args) or 0
     except KeyboardInterrupt:

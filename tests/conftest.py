@@ -5,12 +5,14 @@ import pathlib
 import pytest
 
 from data.subset import TEST_TYPES as TINY_TYPES
+from models.onednn import prefer_onednn
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SAMPLE_CATALOG = REPO / "data" / "sample"
 SHARED_PRODUCTS = REPO.parent / "shared" / "data" / "products"
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+prefer_onednn()  # the tests run the CPU kernels that `vitrine` runs (models/onednn.py); before TensorFlow's import
 
 # `make test` runs the suite on two pytest-xdist workers (`-n 2 --dist loadgroup --no-loadscope-reorder`): a TF test
 # process keeps about one of two cores busy (serial run on a 2-core machine: 31.6 min wall, 30.9 min CPU). Tests
