@@ -1,12 +1,13 @@
 """oneDNN's CPU kernels for TensorFlow: on in every Vitrine entry point unless the environment says otherwise.
 
-TensorFlow 2.16 turns its oneDNN kernels on by itself only on x86 CPUs with AVX-512 VNNI or BF16 or AMX, and runs
-Eigen's kernels elsewhere. On the 2-core AMD EPYC (AVX2, no AVX-512) that the project is developed on, oneDNN ran
-cpu-quick's full G+E+D training step about 1.6x faster. The convolution backward passes, 68 % of the step's op time,
-got the largest share of that (bench/RESULTS.md § Session 40, bench/profile_step.py). TensorFlow reads the switch
-once, when it is imported, so the `vitrine` command, the tests and the benchmarks call `prefer_onednn()` before they
-import it, and the pipeline image sets it in its environment. `TF_ENABLE_ONEDNN_OPTS=0` keeps Eigen's kernels.
-oneDNN sums in another order than Eigen, so the same seed trains other weights than with it off.
+On Linux, TensorFlow 2.16 turns its oneDNN kernels on by itself only on CPUs with AVX-512 VNNI or BF16, AVX-VNNI or
+AMX (DefaultOneDnnPolicy in tensorflow/core/util/port.cc), and runs Eigen's kernels elsewhere. On the 2-core AMD
+EPYC (AVX2, no AVX-512) that the project is developed on, oneDNN ran cpu-quick's full G+E+D training step about 1.6x
+faster. The convolution backward passes, 68 % of the step's op time, got the largest share of that (bench/RESULTS.md
+§ Session 40, bench/profile_step.py). TensorFlow reads the switch once, when it is imported, so the `vitrine`
+command, the tests and the benchmarks call `prefer_onednn()` before they import it, and the pipeline image sets it
+in its environment. `TF_ENABLE_ONEDNN_OPTS=0` keeps Eigen's kernels. oneDNN sums in another order than Eigen, so the
+same seed trains other weights than with it off.
 """
 import logging
 import os
