@@ -28,6 +28,9 @@ from bench.portable import portable_command  # noqa: E402
 from models.onednn import ENV as ONEDNN_ENV, prefer_onednn  # noqa: E402
 
 NETWORKS = ("generator", "editor", "discriminator")
+# A TensorFlow op's event is "scope/name:OpType"; "TraceContext: __inference_…" (a tf.function call, whose time
+# contains its ops') and "ExecutorState::Process" are not ops.
+OP_EVENT = re.compile(r"^([^\s:]+):([A-Za-z_][A-Za-z0-9_]*)$")
 
 
 def part_of(op_name: str) -> str:
@@ -58,10 +61,10 @@ def summarise(xspace_path: str, steps: int) -> dict:
             continue
         for line in plane.lines:
             for event in line.events:
-                name = plane.event_metadata[event.metadata_id].name
-                if ":" not in name or "::" in name:  # TF ops are "name:type"; the rest is runtime bookkeeping
+                match = OP_EVENT.match(plane.event_metadata[event.metadata_id].name)
+                if not match:  # the runtime's own events, and the function calls that contain the ops
                     continue
-                op, op_type = name.rsplit(":", 1)
+                op, op_type = match.groups()
                 ms = event.duration_ps / 1e9
                 parts[part_of(op)] += ms
                 types[op_type] += ms
