@@ -25,7 +25,7 @@ import time
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from bench.portable import portable_command  # noqa: E402
-from models.onednn import ENV as ONEDNN_ENV, prefer_onednn  # noqa: E402
+from models.onednn import ENV as ONEDNN_ENV, onednn_enabled, prefer_onednn  # noqa: E402
 
 NETWORKS = ("generator", "editor", "discriminator")
 # A TensorFlow op's event is "scope/name:OpType"; "TraceContext: __inference_…" (a tf.function call, whose time
@@ -94,7 +94,6 @@ def main(argv=None):
     from models.gan import VitrineGAN
     from models.ordered_sums import ordered_gradient_sums
     from pipeline.cli import _parse_overrides
-    from models.onednn import onednn_enabled
     from pipeline.presets import get_preset
 
     cfg = get_preset(args.preset, _parse_overrides(args.set)).model
@@ -102,7 +101,8 @@ def main(argv=None):
     model = VitrineGAN(networks.build_generator(cfg, vocab), networks.build_editor(cfg, vocab),
                        networks.build_discriminator(cfg, vocab), cfg, vocab)
     model.compile()
-    trace_dir = args.trace_dir or tempfile.mkdtemp(prefix="profile_step_")
+    scratch = None if args.trace_dir else tempfile.TemporaryDirectory(prefix="profile_step_")
+    trace_dir = args.trace_dir or scratch.name
 
     def run(steps):
         start = time.perf_counter()
@@ -124,6 +124,8 @@ def main(argv=None):
     if not traces:
         raise SystemExit(f"the profiler wrote no trace under {trace_dir}")
     summary = summarise(traces[-1], args.steps)
+    if scratch:
+        scratch.cleanup()
     gpus = tf.config.list_physical_devices("GPU")
     report = {
         "benchmark": "profile_step", "command": portable_command("bench/profile_step.py", argv),
