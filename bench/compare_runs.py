@@ -19,6 +19,11 @@ import pathlib
 import sys
 from typing import Dict, List, Optional
 
+REPO = pathlib.Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+from models.onednn import widest_extension  # noqa: E402  (no TensorFlow: a plain read of the run's record)
+
 EQUAL_STEPS = (1000, 2000, 3000, 4000, 5000, 6000)
 EARLY_STEPS = (100, 300, 500)  # where 10-minute arms of different speed compare step for step
 
@@ -64,6 +69,9 @@ def summarize(result: dict) -> Dict[str, str]:
         "steps; img/s": f"{training.get('steps', '–')}; {training.get('images_per_second', '–')}",
         "exported G / E check": f"{best.get('generator', '–')} / {best.get('editor', '–')}",
     }
+    machine = result.get("machine") or {}
+    if "cpu_vector_extensions" in machine:  # recorded since session 41; the same cores ran 1.6 x faster on AVX-512
+        column["CPU"] = f"{machine.get('cpus', '?')} cores, {widest_extension(machine['cpu_vector_extensions'])}"
     overrides = result.get("overrides") or {}
     if isinstance(training.get("steps"), int):  # how much the editor trained: its steps, on what share of a batch
         editor_steps = max(training["steps"] - int(overrides.get("model.editor_from_step", 0)), 0)

@@ -28,7 +28,7 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from bench.portable import portable  # noqa: E402
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-from models.onednn import onednn_enabled, prefer_onednn  # noqa: E402
+from models.onednn import cpu_vector_extensions, onednn_enabled, prefer_onednn  # noqa: E402
 
 prefer_onednn()  # the CPU kernels `vitrine` runs (models/onednn.py), before TensorFlow is imported
 
@@ -105,7 +105,7 @@ def main(argv=None) -> int:
         "overhead_fraction": round((total_s - sum_s) / total_s, 3) if total_s else None,
         "components": comps,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-                    "onednn_kernels": onednn_enabled()},
+                    "onednn_kernels": onednn_enabled(), "cpu_vector_extensions": cpu_vector_extensions()},
     }
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     with open(args.output, "w") as f:

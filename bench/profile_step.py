@@ -25,7 +25,7 @@ import time
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from bench.portable import portable_command  # noqa: E402
-from models.onednn import ENV as ONEDNN_ENV, onednn_enabled, prefer_onednn  # noqa: E402
+from models.onednn import ENV as ONEDNN_ENV, cpu_vector_extensions, onednn_enabled, prefer_onednn  # noqa: E402
 
 NETWORKS = ("generator", "editor", "discriminator")
 # A TensorFlow op's event is "scope/name:OpType"; "TraceContext: __inference_…" (a tf.function call, whose time
@@ -137,6 +137,7 @@ def main(argv=None):
                    else f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"),
         "tensorflow": tf.__version__, "keras": keras.__version__,
         ONEDNN_ENV: os.environ.get(ONEDNN_ENV, ""), "onednn_kernels": onednn_enabled(),
+        "cpu_vector_extensions": cpu_vector_extensions(),
         "warmup_s": round(warm, 1), "steps": args.steps,
         "images_per_s": round(cfg.batch_size * args.steps / plain, 2),
         "images_per_s_profiled": round(cfg.batch_size * args.steps / profiled, 2),

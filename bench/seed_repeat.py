@@ -21,7 +21,7 @@ import time
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # run as a script
 
 from bench.portable import REPO, portable, portable_command  # noqa: E402
-from models.onednn import prefer_onednn  # noqa: E402
+from models.onednn import cpu_vector_extensions, prefer_onednn  # noqa: E402
 
 
 def _train_and_hash(args, out: str) -> None:
@@ -108,7 +108,7 @@ def main(argv=None) -> int:
                                                              "OMP_NUM_THREADS") if name in os.environ},
         "preset": args.preset, "overrides": args.set, "steps": args.steps, "seed": args.seed,
         "op_determinism": args.op_determinism,
-        "cpu_count": os.cpu_count(),
+        "cpu_count": os.cpu_count(), "cpu_vector_extensions": cpu_vector_extensions(),
         "bit_identical": all(c["tensors_differing"] == 0 for c in comparisons),
         "comparisons": comparisons,
         "run_seconds": [r["seconds"] for r in runs],

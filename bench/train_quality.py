@@ -34,7 +34,7 @@ import time
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-from models.onednn import onednn_enabled, prefer_onednn  # noqa: E402
+from models.onednn import cpu_vector_extensions, onednn_enabled, prefer_onednn  # noqa: E402
 
 prefer_onednn()  # the CPU kernels `vitrine` runs (models/onednn.py), before TensorFlow is imported
 
@@ -149,7 +149,8 @@ def main(argv=None) -> int:
         "evaluated_model": portable(args.evaluate),
         "evaluated_checkpoint": portable(args.checkpoint),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(terse=True),
-                    "python": platform.python_version(), "onednn_kernels": onednn_enabled()},
+                    "python": platform.python_version(), "onednn_kernels": onednn_enabled(),
+                    "cpu_vector_extensions": cpu_vector_extensions()},
         "training": {k: summary.get(k) for k in ("steps", "train_seconds", "images_per_second",
                                                  "stopped_by_time_budget", "trained_past_time_budget",
                                                  "stopped_by_judge", "d_cls_pretrain")},

@@ -3,7 +3,8 @@
     python bench/train_throughput.py                       # every preset, its own widths and batch
     python bench/train_throughput.py --presets cpu-quick --steps 30 --xla off
 
-Per preset x XLA x mixed precision (mixed precision only where a GPU is present): the full step uses the
+Per preset x XLA x mixed precision (float16 on a GPU; bfloat16 on a CPU with AVX512_BF16 or AMX, else skipped;
+models/precision.py; the row's dtype_policy says which): the full step uses the
 preset's ModelConfig (widths, batch, lazy R1 interval); the baseline is a keras.io-style conditional DCGAN
 (G 128 channels, D 64) at the same resolution and batch. Warm-up steps (tracing/compilation) are excluded;
 each timing stops after --steps steps or --max-seconds, whichever comes first (at least 2 steps), so the big
@@ -22,7 +23,7 @@ import time
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from bench.portable import portable_command  # noqa: E402
-from models.onednn import ENV as ONEDNN_ENV, onednn_enabled, prefer_onednn  # noqa: E402
+from models.onednn import ENV as ONEDNN_ENV, cpu_vector_extensions, onednn_enabled, prefer_onednn  # noqa: E402
 
 
 def _dataset(tf, resolution, batch, vocab):
@@ -75,6 +76,7 @@ def _report(device, tf, keras, vocab, results, argv, overrides) -> dict:
     return {"device": device, "overrides": overrides, "tensorflow": tf.__version__, "keras": keras.__version__,
             "python": platform.python_version(), "cpus": os.cpu_count(), "vocab_sizes": vocab,
             ONEDNN_ENV: os.environ.get(ONEDNN_ENV, ""), "onednn_kernels": onednn_enabled(),
+            "cpu_vector_extensions": cpu_vector_extensions(),
             "command": portable_command("bench/train_throughput.py", argv),
             "configs": results,
             "note": "full = VitrineGAN train_step (one G and E forward; D step with lazy R1 + DiffAugment; G step; "
@@ -100,7 +102,8 @@ def main(argv=None):
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--xla", nargs="+", choices=["off", "on"], default=["off", "on"])
     parser.add_argument("--mixed-precision", nargs="+", choices=["off", "on"], default=["off", "on"],
-                        help="'on' is skipped without a GPU")
+                        help="'on': float16 on a GPU (or the preset's mixed_precision_dtype); bfloat16 on a CPU "
+                             "with AVX512_BF16 or AMX, skipped on other CPUs")
     parser.add_argument("--set", action="append", metavar="KEY=VALUE",
                         help="override on every preset, e.g. model.d_editor_fake_share=0 (an A/B of the full step)")
     parser.add_argument("--vocab", type=int, nargs=2, default=[20, 30], metavar=("ARTICLE_TYPES", "COLOURS"))
@@ -113,6 +116,7 @@ def main(argv=None):
     from models import networks
     from models.baseline_dcgan import ConditionalDCGAN
     from models.config import ModelConfig
+    from models import precision
     from models.gan import VitrineGAN
     from models.ordered_sums import ordered_gradient_sums
     from pipeline.cli import _parse_overrides
@@ -129,13 +133,17 @@ def main(argv=None):
         preset = get_preset(preset_name, overrides)
         for xla in args.xla:
             for mp in args.mixed_precision:
-                if mp == "on" and not gpus:
-                    continue
+                model_cfg = preset.model
+                if mp == "on" and not gpus:  # a CPU: bfloat16 where it has the instructions (models/precision.py)
+                    model_cfg = model_cfg.replace(mixed_precision=True, mixed_precision_dtype="bfloat16")
+                    if precision.on_cpu(model_cfg, cpu_vector_extensions(), onednn_enabled())[1]:
+                        continue
                 batch = args.batch or preset.model.batch_size
-                cfg = preset.model.replace(batch_size=batch, jit_compile=xla == "on", mixed_precision=mp == "on")
+                cfg = model_cfg.replace(batch_size=batch, jit_compile=xla == "on", mixed_precision=mp == "on")
                 base_cfg = ModelConfig(resolution=cfg.resolution, batch_size=batch, z_dim=cfg.z_dim)
                 row = {"preset": preset_name, "resolution": cfg.resolution, "batch": batch, "xla": xla == "on",
                        "mixed_precision": mp == "on", "warmup": args.warmup,
+                       "dtype_policy": precision.policy_name(cfg),
                        "ordered_gradient_sums": cfg.ordered_gradient_sums,
                        "widths": {"generator": cfg.gen_channels, "discriminator": cfg.disc_channels,
                                   "editor": cfg.editor_channels}, "r1_every": cfg.r1_every}

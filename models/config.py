@@ -186,6 +186,9 @@ class ModelConfig:
     diffaugment: str = "color,translation"
     # mechanics
     mixed_precision: bool = False
+    # The half type under mixed precision (models/precision.py): "float16" (GPUs, with loss scaling) or "bfloat16"
+    # (no loss scaling; GPUs from Ampere on, and CPUs with AVX512_BF16 or AMX, where float16 is turned off).
+    mixed_precision_dtype: str = "float16"
     jit_compile: bool = False
     seed: int = 0
     # Keep every gradient sum in one order (models/ordered_sums.py): turns off Grappler's memory optimizer, whose
@@ -227,6 +230,11 @@ class ModelConfig:
     early_stop_min_delta: float = 0.005
     early_stop_min_steps: int = 0
     restore_best: bool = True
+
+    def __post_init__(self):
+        if self.mixed_precision_dtype not in ("float16", "bfloat16"):
+            raise ValueError("mixed_precision_dtype must be 'float16' or 'bfloat16', "
+                             f"got {self.mixed_precision_dtype!r}")
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)

@@ -19,6 +19,7 @@ import tensorflow as tf
 from models import losses
 from models.gan import VitrineGAN, _make_optimizer, one_hot_conditions
 from models.ordered_sums import ordered_gradient_sums
+from models.precision import needs_loss_scaling
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ class ClassifierPretrainer(keras.Model):
             ce = {a: tf.reduce_mean(losses.soft_cross_entropy(c_real[a], out[a])) for a in self.attributes}
             d_cls = tf.add_n(list(ce.values()))
             scaled = cfg.cls_weight * d_cls * per_replica
-            if cfg.mixed_precision:
+            if needs_loss_scaling(cfg):
                 scaled = self.cls_optimizer.scale_loss(scaled)
         grads = tape.gradient(scaled, self.classifier_variables)
         self.cls_optimizer.apply_gradients(zip(grads, self.classifier_variables))

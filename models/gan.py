@@ -34,6 +34,7 @@ from models.augment import diff_augment, parse_policy
 from models.config import ModelConfig
 from models.layers import SpectralConv2D
 from models.networks import twin_output
+from models.precision import needs_loss_scaling
 
 MISMATCH_LABELS = ("roll", "edit")  # cfg.d_mismatch_labels: the batch's labels rolled by one, or the edit targets
 BACKGROUND_MASK_PAIRS = ("all", "white")  # cfg.background_mask_pairs: which clean-up pairs teach the keep-mask
@@ -61,7 +62,7 @@ def one_hot_conditions(ids: Mapping[str, tf.Tensor], vocab_sizes: Mapping[str, i
 def _make_optimizer(lr, cfg: ModelConfig, name):
     opt = keras.optimizers.Adam(learning_rate=lr, beta_1=cfg.beta1, beta_2=cfg.beta2,
                                 global_clipnorm=cfg.grad_clip_norm or None, name=name)
-    if cfg.mixed_precision:
+    if needs_loss_scaling(cfg):  # float16; bfloat16 has float32's exponent range
         opt = keras.optimizers.LossScaleOptimizer(opt, name=f"{name}_loss_scale")
     return opt
 
@@ -222,7 +223,7 @@ class VitrineGAN(keras.Model):
 
     def _scale(self, optimizer, loss):
         """Loss-scales for mixed precision; must run inside the tape so the scaling is differentiated."""
-        return optimizer.scale_loss(loss) if self.cfg.mixed_precision else loss
+        return optimizer.scale_loss(loss) if needs_loss_scaling(self.cfg) else loss
 
     def _apply(self, optimizer, tape, scaled_loss, variables):
         grads = tape.gradient(scaled_loss, variables)

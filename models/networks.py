@@ -12,6 +12,7 @@ from keras import layers
 
 from models.config import ModelConfig
 from models.layers import FiLM, BlendEdit, GroupNorm, MinibatchStddev, Projection, SpectralConv2D, WeightSum
+from models.precision import policy_name
 
 RESERVED_INPUT_NAMES = ("z", "image", "strength", "background", "adv", "mask")
 
@@ -38,9 +39,10 @@ def _check(cfg: ModelConfig, vocab_sizes: Mapping[str, int]) -> None:
 
 @contextlib.contextmanager
 def _policy(cfg: ModelConfig):
-    """Builds layers under mixed_float16 when cfg.mixed_precision; outputs are cast back to float32."""
+    """Builds layers under mixed_float16 or mixed_bfloat16 when cfg.mixed_precision (models/precision.py); outputs
+    are cast back to float32."""
     previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("mixed_float16" if cfg.mixed_precision else "float32")
+    keras.config.set_dtype_policy(policy_name(cfg))
     try:
         yield
     finally:

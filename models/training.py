@@ -23,11 +23,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from models import precision
 from models.config import ModelConfig
 from models.editor_watch import EditorIdentityWatch
 from models.export import export_saved_model, read_vocabulary
 from models.judge_pick import PICK_EDIT_SETS, PICK_FID_KEYS
-from models.onednn import onednn_enabled
+from models.onednn import cpu_vector_extensions, describe_cpu, onednn_enabled
 from models.ordered_sums import ordered_gradient_sums
 
 KERAS_WEIGHTS_DIR = os.path.join("assets.extra", "keras")
@@ -155,9 +156,11 @@ def configure_devices(cfg: ModelConfig) -> ModelConfig:
         log.info("CPU kernels: %s", "oneDNN" if onednn_enabled() else
                  "Eigen's (oneDNN's ran cpu-quick's step ~1.6x faster on an AVX2 machine: TF_ENABLE_ONEDNN_OPTS=1 "
                  "before TensorFlow is imported, as `vitrine` sets it; models/onednn.py)")
-        if cfg.mixed_precision:
-            log.warning("mixed_precision requested but no GPU is visible: training in float32")
-            cfg = cfg.replace(mixed_precision=False)
+        extensions = cpu_vector_extensions()
+        log.info("CPU: %s", describe_cpu(extensions))
+        cfg, warning = precision.on_cpu(cfg, extensions, onednn_enabled())
+        if warning:
+            log.warning(warning)
         if cfg.jit_compile:
             # cpu-quick's step with XLA on 2 CPU cores: 2.98 img/s after a 337 s compile, against 15.9 img/s
             # without (bench/results/train_throughput_s22_xla_cpu.json); with XLA the gpu widths ran out of host
@@ -165,7 +168,9 @@ def configure_devices(cfg: ModelConfig) -> ModelConfig:
             log.warning("jit_compile (XLA) requested but no GPU is visible: training without it (on CPU, XLA made "
                         "the training step ~5x slower after a ~6-minute compile)")
             cfg = cfg.replace(jit_compile=False)
-    keras.mixed_precision.set_global_policy("mixed_float16" if cfg.mixed_precision else "float32")
+    keras.mixed_precision.set_global_policy(precision.policy_name(cfg))
+    if cfg.mixed_precision:
+        log.info("Mixed precision: %s", precision.policy_name(cfg))
     return cfg
 
 

@@ -44,3 +44,40 @@ def test_the_vitrine_command_sets_the_switch_before_its_verb_runs(tmp_path):
             f"print('RESULT', os.environ.get({ENV!r}))")
     done = _python(code)
     assert "RESULT 1" in done.stdout, done.stdout + done.stderr
+
+
+def _cpuinfo(tmp_path, flags):
+    path = tmp_path / "cpuinfo"
+    core = f"processor\t: {{n}}\nmodel name\t: Some CPU\nflags\t\t: {flags}\n\n"
+    path.write_text(core.format(n=0) + core.format(n=1))
+    return str(path)
+
+
+def test_the_cpus_vector_extensions_are_read_in_one_order_and_unknown_says_so(tmp_path):
+    from models.onednn import cpu_vector_extensions
+
+    flags = "fpu sse2 avx512_bf16 avx2 amx_tile avx512f fma avx512bw avx512_vnni amx_bf16 avx512vl"
+    assert cpu_vector_extensions(_cpuinfo(tmp_path, flags)) == (
+        "avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16")
+    assert cpu_vector_extensions(_cpuinfo(tmp_path, "fpu sse2")) == ()
+    assert cpu_vector_extensions(str(tmp_path / "missing")) is None
+    no_flags = tmp_path / "no_flags"
+    no_flags.write_text("processor\t: 0\nmodel name\t: Some CPU\n")
+    assert cpu_vector_extensions(str(no_flags)) is None
+
+
+def test_the_log_line_names_the_widest_extension_and_whether_tensorflow_picks_onednn_itself():
+    """TensorFlow 2.16 turns oneDNN on by itself only with AVX-512 VNNI/BF16, AVX-VNNI or AMX: an AVX-512 CPU
+    without VNNI (a Skylake server) runs Eigen's kernels unless told."""
+    from models.onednn import describe_cpu, widest_extension
+
+    assert widest_extension(("avx2", "fma")) == "AVX2"
+    assert widest_extension(("avx2", "avx512f", "amx_tile")) == "AMX"
+    assert widest_extension(()) == "no AVX2" and widest_extension(None) == "unknown"
+    assert describe_cpu(("avx2", "fma")).endswith("runs Eigen here unless TF_ENABLE_ONEDNN_OPTS=1")
+    assert describe_cpu(("avx2", "fma", "avx512f", "avx512bw")).startswith("AVX-512 CPU (avx2 fma avx512f avx512bw)")
+    skylake = describe_cpu(("avx2", "fma", "avx512f", "avx512bw"))
+    assert skylake.endswith("runs Eigen here unless TF_ENABLE_ONEDNN_OPTS=1")
+    assert describe_cpu(("avx2", "avx512f", "avx512_vnni")).endswith("turns oneDNN on by itself here")
+    assert describe_cpu(("avx2", "avx_vnni")).startswith("AVX2 CPU") and "by itself" in describe_cpu(("avx_vnni",))
+    assert describe_cpu(None) == "CPU vector extensions unknown"

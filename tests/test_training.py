@@ -458,6 +458,50 @@ def test_gpu_only_switches_are_turned_off_on_a_cpu_with_a_warning(transformed, t
     assert "mixed_precision requested but no GPU is visible" in warnings
 
 
+def _bfloat16_cpu() -> bool:
+    from models.onednn import cpu_vector_extensions, onednn_enabled
+    from models.precision import cpu_has_bfloat16
+
+    return cpu_has_bfloat16(cpu_vector_extensions()) and onednn_enabled() and not tf.config.list_logical_devices("GPU")
+
+
+@pytest.mark.skipif(not _bfloat16_cpu(), reason="bfloat16 trains on CPUs with AVX512_BF16 or AMX under oneDNN only")
+def test_bfloat16_trains_on_a_cpu_with_the_instructions_and_its_export_serves_on_eigens_kernels(transformed, tmp_path):
+    """model.mixed_precision_dtype=bfloat16 on a CPU that computes in it: training keeps mixed precision (no loss
+    scaling), records it, and exports a SavedModel that a process on Eigen's kernels (a serving host without
+    bfloat16 instructions runs those) loads and generates and edits with, in float32 at its outputs."""
+    import keras
+
+    path, files = transformed
+    cfg = CFG.replace(train_steps=2, checkpoint_every=100, sample_every=100, mixed_precision=True,
+                      mixed_precision_dtype="bfloat16")
+    export = str(tmp_path / "export")
+    try:
+        summary = train(cfg, path, files, str(tmp_path / "work"), serving_dir=export)
+        assert keras.config.dtype_policy().name == "mixed_bfloat16"
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert summary["steps"] == 2
+    assert summary["config"]["mixed_precision"] is True and summary["config"]["mixed_precision_dtype"] == "bfloat16"
+    assert summary["final_losses"] and all(np.isfinite(float(v)) for v in summary["final_losses"].values())
+    values = {a: open(files[a]).readline().strip() for a in ATTRS}
+    probe = textwrap.dedent(f"""
+        import numpy as np, tensorflow as tf
+        from tensorflow.python.util import _pywrap_util_port
+        model = tf.saved_model.load({export!r})
+        attrs = {{a: tf.constant([v]) for a, v in {values!r}.items()}}
+        out = model.signatures["generate"](seed=tf.constant([1], tf.int64), truncation=tf.ones([1]), **attrs)
+        image = tf.io.encode_png(tf.cast(tf.fill([16, 16, 3], 200), tf.uint8))
+        edit = model.signatures["edit"](image_bytes=tf.stack([image]), strength=tf.ones([1]), **attrs)
+        print("RESULT", _pywrap_util_port.IsMklEnabled(), out["images"].dtype.name, edit["images"].dtype.name,
+              tuple(out["images"].shape), tuple(edit["images"].shape), int(np.ptp(out["images"].numpy())) > 0)
+    """)
+    env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": "0", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "RESULT False uint8 uint8 (1, 16, 16, 3) (1, 16, 16, 3) True" in done.stdout, done.stdout
+
+
 def test_a_seeded_run_trains_the_same_weights_in_another_process(transformed, tmp_path):
     """A tiny run retrained with the same seed on the same data and machine gives the same weights bit for bit, in a
     fresh process too: the tf.data augmentation draws from each example's position, not from stateful random ops

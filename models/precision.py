@@ -1,0 +1,47 @@
+"""Mixed precision: which Keras dtype policy a run trains under, and where it can run.
+
+`mixed_precision` turns it on; `mixed_precision_dtype` picks the half type. float16 (the default) needs a GPU and
+dynamic loss scaling. bfloat16 keeps float32's exponent range, so it needs no loss scaling; it runs on GPUs from
+Ampere on and on CPUs with bfloat16 instructions (AVX512_BF16 or AMX) under oneDNN's kernels. On a 2-core AMD EPYC
+with AVX512_BF16, cpu-quick's full step ran 64-66 against 57 img/s in float32 (bench/RESULTS.md § Session 41).
+Variables stay float32 under both; the networks cast their outputs back to float32 (models/networks.py).
+"""
+from typing import Optional, Sequence, Tuple
+
+from models.config import ModelConfig
+
+DTYPES = ("float16", "bfloat16")
+CPU_BF16_EXTENSIONS = ("avx512_bf16", "amx_bf16")
+
+
+def policy_name(cfg: ModelConfig) -> str:
+    """The Keras dtype policy the networks are built and trained under."""
+    return f"mixed_{cfg.mixed_precision_dtype}" if cfg.mixed_precision else "float32"
+
+
+def needs_loss_scaling(cfg: ModelConfig) -> bool:
+    """float16's narrow exponent underflows small gradients without dynamic loss scaling; bfloat16's does not."""
+    return cfg.mixed_precision and cfg.mixed_precision_dtype == "float16"
+
+
+def cpu_has_bfloat16(extensions: Optional[Sequence[str]]) -> bool:
+    """Whether a CPU with these vector extensions (models/onednn.py: cpu_vector_extensions) computes in bfloat16."""
+    return extensions is not None and any(name in extensions for name in CPU_BF16_EXTENSIONS)
+
+
+def on_cpu(cfg: ModelConfig, extensions: Optional[Sequence[str]], onednn: bool) -> Tuple[ModelConfig, Optional[str]]:
+    """The configuration a machine without a GPU trains with, and a warning when it turns mixed precision off:
+    float16 always (no GPU), bfloat16 where the CPU lacks the instructions or oneDNN's kernels are off (Eigen's
+    bfloat16 kernels emulate it, slower than float32)."""
+    if not cfg.mixed_precision:
+        return cfg, None
+    if cfg.mixed_precision_dtype == "bfloat16":
+        if cpu_has_bfloat16(extensions) and onednn:
+            return cfg, None
+        why = ("oneDNN's kernels are off (TF_ENABLE_ONEDNN_OPTS=0)" if cpu_has_bfloat16(extensions)
+               else f"this CPU has neither {' nor '.join(CPU_BF16_EXTENSIONS)}")
+        return cfg.replace(mixed_precision=False), f"bfloat16 mixed precision requested but {why}: training in float32"
+    hint = (" (this CPU computes in bfloat16: model.mixed_precision_dtype=bfloat16)"
+            if cpu_has_bfloat16(extensions) and onednn else "")
+    return (cfg.replace(mixed_precision=False),
+            f"mixed_precision requested but no GPU is visible: training in float32{hint}")
