@@ -113,10 +113,9 @@ def main(argv=None):
     prefer_onednn()  # the CPU kernels `vitrine` runs (models/onednn.py); TF_ENABLE_ONEDNN_OPTS=0 for Eigen's
     import keras
     import tensorflow as tf
-    from models import networks
+    from models import networks, precision
     from models.baseline_dcgan import ConditionalDCGAN
     from models.config import ModelConfig
-    from models import precision
     from models.gan import VitrineGAN
     from models.ordered_sums import ordered_gradient_sums
     from pipeline.cli import _parse_overrides

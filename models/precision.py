@@ -3,14 +3,14 @@
 `mixed_precision` turns it on; `mixed_precision_dtype` picks the half type. float16 (the default) needs a GPU and
 dynamic loss scaling. bfloat16 keeps float32's exponent range, so it needs no loss scaling; it runs on GPUs from
 Ampere on and on CPUs with bfloat16 instructions (AVX512_BF16 or AMX) under oneDNN's kernels. On a 2-core AMD EPYC
-with AVX512_BF16, cpu-quick's full step ran 64-66 against 57 img/s in float32 (bench/RESULTS.md § Session 41).
+with AVX512_BF16, cpu-quick's full step ran 1.11x faster than in float32 (61.9-65.4 against 55.6-58.6 img/s,
+bench/results/train_throughput_s41_bf16_cpu_ab.json).
 Variables stay float32 under both; the networks cast their outputs back to float32 (models/networks.py).
 """
 from typing import Optional, Sequence, Tuple
 
 from models.config import ModelConfig
 
-DTYPES = ("float16", "bfloat16")
 CPU_BF16_EXTENSIONS = ("avx512_bf16", "amx_bf16")
 
 
@@ -31,8 +31,8 @@ def cpu_has_bfloat16(extensions: Optional[Sequence[str]]) -> bool:
 
 def on_cpu(cfg: ModelConfig, extensions: Optional[Sequence[str]], onednn: bool) -> Tuple[ModelConfig, Optional[str]]:
     """The configuration a machine without a GPU trains with, and a warning when it turns mixed precision off:
-    float16 always (no GPU), bfloat16 where the CPU lacks the instructions or oneDNN's kernels are off (Eigen's
-    bfloat16 kernels emulate it, slower than float32)."""
+    float16 always (no GPU); bfloat16 where the CPU lacks the instructions or oneDNN's kernels are off, the cases
+    this project has not measured (there each bfloat16 op would convert to and from float32 in software)."""
     if not cfg.mixed_precision:
         return cfg, None
     if cfg.mixed_precision_dtype == "bfloat16":
