@@ -134,9 +134,9 @@ def main(argv=None):
             for mp in args.mixed_precision:
                 model_cfg = preset.model
                 if mp == "on" and not gpus:  # a CPU: bfloat16 where it has the instructions (models/precision.py)
-                    model_cfg = model_cfg.replace(mixed_precision=True, mixed_precision_dtype="bfloat16")
-                    if precision.on_cpu(model_cfg, cpu_vector_extensions(), onednn_enabled())[1]:
+                    if not precision.bfloat16_on_this_cpu():
                         continue
+                    model_cfg = model_cfg.replace(mixed_precision=True, mixed_precision_dtype="bfloat16")
                 batch = args.batch or preset.model.batch_size
                 cfg = model_cfg.replace(batch_size=batch, jit_compile=xla == "on", mixed_precision=mp == "on")
                 base_cfg = ModelConfig(resolution=cfg.resolution, batch_size=batch, z_dim=cfg.z_dim)

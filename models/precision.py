@@ -10,6 +10,7 @@ Variables stay float32 under both; the networks cast their outputs back to float
 from typing import Optional, Sequence, Tuple
 
 from models.config import ModelConfig
+from models.onednn import cpu_vector_extensions, onednn_enabled
 
 CPU_BF16_EXTENSIONS = ("avx512_bf16", "amx_bf16")
 
@@ -27,6 +28,11 @@ def needs_loss_scaling(cfg: ModelConfig) -> bool:
 def cpu_has_bfloat16(extensions: Optional[Sequence[str]]) -> bool:
     """Whether a CPU with these vector extensions (models/onednn.py: cpu_vector_extensions) computes in bfloat16."""
     return extensions is not None and any(name in extensions for name in CPU_BF16_EXTENSIONS)
+
+
+def bfloat16_on_this_cpu() -> bool:
+    """Whether training here, on the CPU, keeps bfloat16 mixed precision (imports TensorFlow)."""
+    return cpu_has_bfloat16(cpu_vector_extensions()) and onednn_enabled()
 
 
 def on_cpu(cfg: ModelConfig, extensions: Optional[Sequence[str]], onednn: bool) -> Tuple[ModelConfig, Optional[str]]:

@@ -153,12 +153,13 @@ def configure_devices(cfg: ModelConfig) -> ModelConfig:
     """Turns off, with a warning, the switches that only pay on a GPU when none is visible (e.g. the `gpu` preset
     scheduled on a CPU node), and sets the Keras dtype policy. Returns the configuration training will use."""
     if not tf.config.list_logical_devices("GPU"):
-        log.info("CPU kernels: %s", "oneDNN" if onednn_enabled() else
+        onednn = onednn_enabled()
+        log.info("CPU kernels: %s", "oneDNN" if onednn else
                  "Eigen's (oneDNN's ran cpu-quick's step ~1.6x faster on an AVX2 machine: TF_ENABLE_ONEDNN_OPTS=1 "
                  "before TensorFlow is imported, as `vitrine` sets it; models/onednn.py)")
         extensions = cpu_vector_extensions()
         log.info("CPU: %s", describe_cpu(extensions))
-        cfg, warning = precision.on_cpu(cfg, extensions, onednn_enabled())
+        cfg, warning = precision.on_cpu(cfg, extensions, onednn)
         if warning:
             log.warning(warning)
         if cfg.jit_compile:

@@ -7,7 +7,6 @@ import tensorflow as tf
 
 from models import networks, precision
 from models.config import ModelConfig
-from models.onednn import cpu_vector_extensions, onednn_enabled
 
 VOCAB = {"articleType": 5, "baseColour": 4}
 CFG = ModelConfig(resolution=16, z_dim=16, embed_dim=8, gen_channels=32, disc_channels=8, editor_channels=8,
@@ -15,8 +14,7 @@ CFG = ModelConfig(resolution=16, z_dim=16, embed_dim=8, gen_channels=32, disc_ch
 AVX2 = ("avx2", "fma")
 ZEN4 = ("avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16")
 SAPPHIRE_RAPIDS = ("avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16")
-THIS_CPU_BF16 = precision.cpu_has_bfloat16(cpu_vector_extensions()) and onednn_enabled()
-needs_bf16_cpu = pytest.mark.skipif(not THIS_CPU_BF16 or bool(tf.config.list_logical_devices("GPU")),
+needs_bf16_cpu = pytest.mark.skipif(not precision.bfloat16_on_this_cpu() or bool(tf.config.list_logical_devices("GPU")),
                                     reason="trains in bfloat16 on a CPU with AVX512_BF16 or AMX under oneDNN only")
 
 

@@ -459,17 +459,16 @@ def test_gpu_only_switches_are_turned_off_on_a_cpu_with_a_warning(transformed, t
 
 
 def _bfloat16_cpu() -> bool:
-    from models.onednn import cpu_vector_extensions, onednn_enabled
-    from models.precision import cpu_has_bfloat16
+    from models.precision import bfloat16_on_this_cpu
 
-    return cpu_has_bfloat16(cpu_vector_extensions()) and onednn_enabled() and not tf.config.list_logical_devices("GPU")
+    return bfloat16_on_this_cpu() and not tf.config.list_logical_devices("GPU")
 
 
 @pytest.mark.skipif(not _bfloat16_cpu(), reason="bfloat16 trains on CPUs with AVX512_BF16 or AMX under oneDNN only")
 def test_bfloat16_trains_on_a_cpu_with_the_instructions_and_its_export_serves_on_eigens_kernels(transformed, tmp_path):
     """model.mixed_precision_dtype=bfloat16 on a CPU that computes in it: training keeps mixed precision (no loss
     scaling), records it, and exports a SavedModel that a process on Eigen's kernels (a serving host without
-    bfloat16 instructions runs those) loads and generates and edits with, in float32 at its outputs."""
+    bfloat16 instructions runs those) loads, and generates and edits images with."""
     import keras
 
     path, files = transformed
