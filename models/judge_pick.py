@@ -5,7 +5,9 @@ every `judge_every` steps and share these rules, so that a run on a machine with
 the pipeline's Trainer does:
 - the generator side's score is its mean control accuracy; checks within `judge_control_tolerance` of the best
   control seen tie, and a tie goes to the lower FID (`judge_pick_fid`: the training images' or the held-out
-  records'), by at least `judge_fid_min_gain`, relative;
+  records'), by at least `judge_fid_min_gain`, relative. The best seen is the highest score of any check, not
+  early stop's running best (which moves only by `early_stop_min_delta`): before session 42 it was that one, and
+  small gains that added up past the tolerance left the pick behind them;
 - the editor side's score is its edit success (`judge_pick_edit`: on training images, held-out records or both),
   counted only once the editor trains (after `editor_from_step`);
 - a side gains on a new pick or a score above its best by `early_stop_min_delta`; `early_stop_patience` checks
@@ -99,7 +101,8 @@ class Picks:
         self.fid_key = PICK_FID_KEYS[cfg.judge_pick_fid]
         self.edit_key = EDIT_KEYS[cfg.judge_pick_edit]
         self.best: Dict[str, dict] = {}  # side -> the check at which it scored best
-        self.top: Dict[str, float] = {}  # side -> the best score seen (up to early_stop_min_delta)
+        self.top: Dict[str, float] = {}  # side -> early stop's best: moves only on a gain of early_stop_min_delta
+        self.peak: Dict[str, float] = {}  # side -> the highest score of any check, which the tolerance is read from
         self.checks_without_gain = 0
 
     @property
@@ -120,14 +123,15 @@ class Picks:
         gained = best is None or score > self.top[side] + self.cfg.early_stop_min_delta
         if gained:
             self.top[side] = score
+        self.peak[side] = max(score, self.peak.get(side, score))
         tolerance = self.cfg.judge_control_tolerance
         if best is None or side != "generator" or tolerance <= 0:
             return gained, gained
-        top = self.top[side]
-        if self.score(side, best) < top - tolerance:  # this check raised the top past the pick
+        peak = self.peak[side]
+        if self.score(side, best) < peak - tolerance:  # this check raised the best seen past the pick
             return True, True
         closer = result[self.fid_key] < best[self.fid_key] * (1 - self.cfg.judge_fid_min_gain)
-        takes = score >= top - tolerance and closer
+        takes = score >= peak - tolerance and closer
         return takes, gained or takes
 
     def record(self, result: dict) -> Tuple[List[str], List[str]]:

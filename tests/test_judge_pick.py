@@ -27,6 +27,20 @@ def test_generator_ties_go_to_the_lower_fid_within_the_control_tolerance(toleran
     assert picks.checks_without_gain == (2 if tolerance else 3)
 
 
+def test_the_tolerance_is_read_from_the_best_check_not_early_stops_running_best():
+    # session 41's hour: the best check's control (0.738) stood 0.0016 above early stop's running best (0.7365), and
+    # the pick (0.7168) was inside the tolerance of the running best but not of the best check. Read against the
+    # best check, the pick moves to the check that passed it.
+    cfg = ModelConfig(judge_control_tolerance=0.02, judge_fid_min_gain=0.05, early_stop_min_delta=0.005)
+    picks = Picks(cfg, ATTRS)
+    for step, control in enumerate([0.700, 0.7171, 0.7202, 0.710], start=1):
+        picks.record(_check(step, control, fid=4.0 + 0.1 * step))  # later checks: higher FID, no tie taken
+        if step == 2:
+            assert picks.best["generator"]["step"] == 1  # 0.7171 - 0.700 is inside the tolerance
+    assert picks.top["generator"] == 0.7171 and picks.peak["generator"] == 0.7202  # 0.7202 is no early-stop gain
+    assert picks.best["generator"]["step"] == 3  # 0.7202 - 0.700 > 0.02: the check that passed the pick
+
+
 def test_held_out_fid_breaks_the_ties_when_chosen():
     cfg = ModelConfig(judge_holdout=0.04, judge_pick_fid="heldout", judge_fid_min_gain=0.0)
     picks = Picks(cfg, ATTRS)

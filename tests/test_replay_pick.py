@@ -1,0 +1,49 @@
+"""bench/replay_pick.py replays the judge monitor's pick rules on the runs this repository keeps."""
+import json
+import pathlib
+
+import pytest
+
+from bench.replay_pick import main, replay
+
+RESULTS = pathlib.Path(__file__).resolve().parents[1] / "bench" / "results"
+S41 = sorted(RESULTS.glob("train_quality_cpu-quick_s41_10min_avx512_*.json"))
+S41_HOUR = RESULTS / "train_quality_cpu-quick_s41_60min_avx512_seed0.json"
+
+
+@pytest.mark.parametrize("path", S41, ids=lambda p: p.stem)
+def test_todays_rules_keep_the_checks_the_10_minute_runs_kept(path):
+    replayed = replay(json.loads(path.read_text()))
+    assert replayed["replayed"] == replayed["recorded"] and replayed["stopped_at"] is None
+    assert replayed["config"]["judge_pick_fid"] == "heldout"  # the preset's, as the runs trained with
+
+
+def test_the_hours_generator_pick_moves_to_the_check_that_passed_it_by_the_tolerance():
+    # session 41's hour kept step 1,400 (mean control 0.717) against early stop's running best (0.7365, step
+    # 3,100); step 4,000's 0.738 is more than 0.02 above it
+    replayed = replay(json.loads(S41_HOUR.read_text()))
+    assert replayed["recorded"] == {"generator": 1400, "editor": 5200}
+    assert replayed["replayed"] == {"generator": 4000, "editor": 5200}
+    # a wider tolerance keeps 1,400; with none, each gain of early_stop_min_delta takes the pick (3,100's 0.7365;
+    # 4,000's 0.738 is no such gain)
+    wider = replay(json.loads(S41_HOUR.read_text()), {"model.judge_control_tolerance": 0.03})
+    assert wider["replayed"]["generator"] == 1400
+    alone = replay(json.loads(S41_HOUR.read_text()), {"model.judge_control_tolerance": 0.0})
+    assert alone["replayed"]["generator"] == 3100
+
+
+def test_early_stop_is_replayed_and_the_table_and_json_are_written(tmp_path, capsys):
+    out = tmp_path / "replay.json"
+    assert main([str(S41_HOUR), "--set", "model.early_stop_patience=5", "--output", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "early stop would end training at step" in text and "| generator | replayed |" in text
+    written = json.loads(out.read_text())[str(S41_HOUR)]
+    assert written["stopped_at"] is not None and written["stopped_at"] < 6018
+
+
+def test_a_result_without_checks_is_refused_with_the_reason(tmp_path, capsys):
+    bare = tmp_path / "bare.json"
+    bare.write_text('{"preset": "cpu-quick", "metrics": {}}')
+    with pytest.raises(SystemExit):
+        main([str(bare)])
+    assert "no judge_monitor history" in capsys.readouterr().err
