@@ -114,10 +114,10 @@ class Picks:
         return side_score(side, result, self.attributes, self.edit_key)
 
     def judge_side(self, side: str, result: dict) -> Tuple[bool, bool]:
-        """-> (this check becomes the side's pick, the side gained: a new pick, or a score above the best seen by
-        early_stop_min_delta). The editor takes each gain. The generator takes the check that leaves its pick more
-        than judge_control_tolerance below the best control seen, or a check inside that tolerance with an FID
-        lower than the pick's by judge_fid_min_gain (relative)."""
+        """-> (this check becomes the side's pick, the side gained: a new pick, or a score above early stop's
+        running best by early_stop_min_delta). The editor takes each gain. The generator takes the check that leaves
+        its pick more than judge_control_tolerance below the best check's control (`peak`), or a check inside that
+        tolerance with an FID lower than the pick's by judge_fid_min_gain (relative)."""
         score = self.score(side, result)
         best = self.best.get(side)
         gained = best is None or score > self.top[side] + self.cfg.early_stop_min_delta
