@@ -45,6 +45,11 @@ def replay(result: dict, extra: Optional[Dict[str, object]] = None) -> dict:
     cfg = get_preset(result["preset"], overrides).model
     attributes = [key[:-len("_control_accuracy")] for key in history[0] if key.endswith("_control_accuracy")]
     picks = Picks(cfg, attributes)
+    for key in (picks.fid_key, picks.edit_key):
+        if key not in history[0]:
+            raise ValueError(f"the run's checks have no {key!r} (recorded under older code or other settings); "
+                             f"replay with a pick setting they carry, e.g. --set model.judge_pick_fid=train "
+                             f"--set model.judge_pick_edit=train")
     stopped_at = None
     for check in history:
         picks.record(check)
@@ -86,17 +91,19 @@ def main(argv=None) -> int:
     parser.add_argument("--output", help="also write the replays as JSON here")
     args = parser.parse_args(argv)
     extra = _parse_overrides(args.set)
-    everything = {}
+    everything, failed = {}, 0
     for path in args.results:
         try:
             replayed = replay(json.loads(pathlib.Path(path).read_text()), extra)
-        except (OSError, ValueError, KeyError) as error:
-            parser.error(f"{path}: {error}")
+        except (OSError, ValueError, KeyError) as error:  # the other files are still replayed
+            print(f"error: {path}: {error}", file=sys.stderr)
+            failed += 1
+            continue
         everything[path] = replayed
         print("\n".join(markdown(pathlib.Path(path).name, replayed)))
     if args.output:
         pathlib.Path(args.output).write_text(json.dumps(everything, indent=2) + "\n")
-    return 0
+    return 2 if failed else 0
 
 
 if __name__ == "__main__":
