@@ -10,7 +10,7 @@ models/judge_pick.py `Picks`: the rules the Trainer's monitor and the JAX traine
 is replayed too: where it would have stopped, the later checks are never read. Prints each side's recorded pick and
 the replayed one with their check figures, as Markdown; `--output` also writes them as JSON.
 
-The replay reads the check figures (256 generated images per check), not the evaluator's: a new pick is a check
+The replay reads the monitor's check figures (cpu-quick: 256 generated images per check), not the evaluator's: a new pick is a check
 whose weights the run did not keep, and what the evaluator reads of them takes the run again (or, for the last
 checkpoints a run keeps, `bench/train_quality.py --checkpoint`). Rules change the picks of runs recorded under older
 code: the replay applies today's. No TensorFlow.

@@ -6,8 +6,9 @@ the pipeline's Trainer does:
 - the generator side's score is its mean control accuracy; checks within `judge_control_tolerance` of the best
   control seen tie, and a tie goes to the lower FID (`judge_pick_fid`: the training images' or the held-out
   records'), by at least `judge_fid_min_gain`, relative. The best seen is the highest score of any check, not
-  early stop's running best (which moves only by `early_stop_min_delta`): before session 42 it was that one, and
-  small gains that added up past the tolerance left the pick behind them;
+  early stop's running best, which moves only by `early_stop_min_delta` and so can stand up to that much below it
+  (before session 42 the tolerance was read from the running best, and a pick that fell out of the tolerance by
+  less than that stayed);
 - the editor side's score is its edit success (`judge_pick_edit`: on training images, held-out records or both),
   counted only once the editor trains (after `editor_from_step`);
 - a side gains on a new pick or a score above its best by `early_stop_min_delta`; `early_stop_patience` checks
