@@ -29,6 +29,9 @@ from models.judge_pick import SIDE_NAMES, Picks  # noqa: E402
 from pipeline.cli import _parse_overrides  # noqa: E402
 from pipeline.presets import get_preset  # noqa: E402
 
+# the ModelConfig fields the pick rules read, echoed with each replay
+PICK_SETTINGS = ("judge_control_tolerance", "judge_fid_min_gain", "judge_pick_fid", "judge_pick_edit",
+                 "early_stop_min_delta", "early_stop_patience", "editor_from_step")
 SHOWN = ("articleType_control_accuracy", "baseColour_control_accuracy", "fid", "fid_heldout", "edit_success",
          "edit_success_heldout")
 
@@ -56,10 +59,8 @@ def replay(result: dict, extra: Optional[Dict[str, object]] = None) -> dict:
         if picks.should_stop(check["step"]):
             stopped_at = check["step"]
             break
-    settings = ("judge_control_tolerance", "judge_fid_min_gain", "judge_pick_fid", "judge_pick_edit",
-                "early_stop_min_delta", "early_stop_patience", "editor_from_step")
     return {
-        "config": {name: getattr(cfg, name) for name in settings},
+        "config": {name: getattr(cfg, name) for name in PICK_SETTINGS},
         "recorded": dict(result["judge_monitor"].get("best") or {}),
         "replayed": {side: best["step"] for side, best in picks.best.items()},
         "stopped_at": stopped_at,

@@ -9,6 +9,7 @@ from bench.replay_pick import main, replay
 RESULTS = pathlib.Path(__file__).resolve().parents[1] / "bench" / "results"
 S41 = sorted(RESULTS.glob("train_quality_cpu-quick_s41_10min_avx512_*.json"))
 S41_HOUR = RESULTS / "train_quality_cpu-quick_s41_60min_avx512_seed0.json"
+S42_HOURS = sorted(RESULTS.glob("train_quality_cpu-quick_s42_60min_avx512_seed*.json"))
 
 
 @pytest.mark.parametrize("path", S41, ids=lambda p: p.stem)
@@ -21,15 +22,23 @@ def test_todays_rules_keep_the_checks_the_10_minute_runs_kept(path):
 def test_the_hours_generator_pick_moves_to_the_check_that_passed_it_by_the_tolerance():
     # session 41's hour kept step 1,400 (mean control 0.717) against early stop's running best (0.7365, step
     # 3,100); step 4,000's 0.738 is more than 0.02 above it
-    replayed = replay(json.loads(S41_HOUR.read_text()))
+    hour = json.loads(S41_HOUR.read_text())
+    replayed = replay(hour)
     assert replayed["recorded"] == {"generator": 1400, "editor": 5200}
     assert replayed["replayed"] == {"generator": 4000, "editor": 5200}
     # a wider tolerance keeps 1,400; with none, each gain of early_stop_min_delta takes the pick (3,100's 0.7365;
     # 4,000's 0.738 is no such gain)
-    wider = replay(json.loads(S41_HOUR.read_text()), {"model.judge_control_tolerance": 0.03})
+    wider = replay(hour, {"model.judge_control_tolerance": 0.03})
     assert wider["replayed"]["generator"] == 1400
-    alone = replay(json.loads(S41_HOUR.read_text()), {"model.judge_control_tolerance": 0.0})
+    alone = replay(hour, {"model.judge_control_tolerance": 0.0})
     assert alone["replayed"]["generator"] == 3100
+
+
+@pytest.mark.parametrize("path", S42_HOURS, ids=lambda p: p.stem)
+def test_the_replay_keeps_what_the_trainer_kept_under_the_fixed_rule(path):
+    # session 42's hours trained with the fixed rule: the replay must agree with the live monitor's picks
+    replayed = replay(json.loads(path.read_text()))
+    assert replayed["replayed"] == replayed["recorded"]
 
 
 def test_early_stop_is_replayed_and_the_table_and_json_are_written(tmp_path, capsys):
