@@ -189,6 +189,11 @@ class ModelConfig:
     # The half type under mixed precision (models/precision.py): "float16" (GPUs, with loss scaling) or "bfloat16"
     # (no loss scaling; GPUs from Ampere on, and CPUs with AVX512_BF16 or AMX, where float16 is turned off).
     mixed_precision_dtype: str = "float16"
+    # Train under mixed_bfloat16 where no GPU is visible and the CPU computes in bfloat16 (AVX512_BF16 or AMX, under
+    # oneDNN's kernels; models/precision.py: where_the_cpu_computes_in_bfloat16); float32 on other CPUs, with an
+    # info line. No effect on a GPU, nor when mixed_precision is set: those choose for themselves. cpu-quick turns it
+    # on (pipeline/presets.py).
+    bfloat16_on_cpu: bool = False
     jit_compile: bool = False
     seed: int = 0
     # Keep every gradient sum in one order (models/ordered_sums.py): turns off Grappler's memory optimizer, whose

@@ -35,6 +35,22 @@ def bfloat16_on_this_cpu() -> bool:
     return cpu_has_bfloat16(cpu_vector_extensions()) and onednn_enabled()
 
 
+def where_the_cpu_computes_in_bfloat16(cfg: ModelConfig, extensions: Optional[Sequence[str]],
+                                       onednn: bool) -> Tuple[ModelConfig, Optional[str]]:
+    """`bfloat16_on_cpu` on a machine without a GPU: mixed_bfloat16 where the CPU computes in it, float32 (the
+    configuration unchanged) elsewhere. Returns the configuration and a line for the log saying which, and why.
+    An explicit mixed_precision is left to on_cpu."""
+    if not cfg.bfloat16_on_cpu or cfg.mixed_precision:
+        return cfg, None
+    if cpu_has_bfloat16(extensions) and onednn:
+        return (cfg.replace(mixed_precision=True, mixed_precision_dtype="bfloat16"),
+                "bfloat16 mixed precision: this CPU computes in it (model.bfloat16_on_cpu; "
+                "--set model.bfloat16_on_cpu=false trains in float32)")
+    why = ("oneDNN's kernels are off (TF_ENABLE_ONEDNN_OPTS=0)" if cpu_has_bfloat16(extensions)
+           else f"this CPU has neither {' nor '.join(CPU_BF16_EXTENSIONS)}")
+    return cfg, f"float32: {why}, so model.bfloat16_on_cpu leaves mixed precision off"
+
+
 def on_cpu(cfg: ModelConfig, extensions: Optional[Sequence[str]], onednn: bool) -> Tuple[ModelConfig, Optional[str]]:
     """The configuration a machine without a GPU trains with, and a warning when it turns mixed precision off:
     float16 always (no GPU); bfloat16 where the CPU lacks the instructions or oneDNN's kernels are off, the cases

@@ -159,6 +159,9 @@ def configure_devices(cfg: ModelConfig) -> ModelConfig:
                  "before TensorFlow is imported, as `vitrine` sets it; models/onednn.py)")
         extensions = cpu_vector_extensions()
         log.info("CPU: %s", describe_cpu(extensions))
+        cfg, choice = precision.where_the_cpu_computes_in_bfloat16(cfg, extensions, onednn)
+        if choice:
+            log.info(choice)
         cfg, warning = precision.on_cpu(cfg, extensions, onednn)
         if warning:
             log.warning(warning)

@@ -54,6 +54,28 @@ def test_float16_is_turned_off_on_any_cpu_with_a_hint_where_bfloat16_would_run()
     assert precision.on_cpu(CFG, AVX2, True) == (CFG, None)
 
 
+@pytest.mark.parametrize("extensions, onednn, policy, says", [
+    (ZEN4, True, "mixed_bfloat16", "bfloat16 mixed precision: this CPU computes in it"),
+    (SAPPHIRE_RAPIDS, True, "mixed_bfloat16", "bfloat16 mixed precision: this CPU computes in it"),
+    (AVX2, True, "float32", "float32: this CPU has neither avx512_bf16 nor amx_bf16"),
+    (None, True, "float32", "float32: this CPU has neither"),
+    (ZEN4, False, "float32", "float32: oneDNN's kernels are off"),
+])
+def test_bfloat16_on_cpu_trains_in_bfloat16_only_where_the_cpu_computes_in_it(extensions, onednn, policy, says):
+    cfg = CFG.replace(bfloat16_on_cpu=True)
+    used, line = precision.where_the_cpu_computes_in_bfloat16(cfg, extensions, onednn)
+    assert precision.policy_name(used) == policy and line.startswith(says)
+    assert used.replace(mixed_precision=False, mixed_precision_dtype="float16") == cfg  # nothing else moved
+    assert precision.on_cpu(used, extensions, onednn) == (used, None)  # and the CPU guard keeps it, silently
+
+
+def test_bfloat16_on_cpu_leaves_an_explicit_choice_and_its_own_absence_alone():
+    assert precision.where_the_cpu_computes_in_bfloat16(CFG, ZEN4, True) == (CFG, None)
+    float16 = CFG.replace(bfloat16_on_cpu=True, mixed_precision=True)  # a gpu preset on a CPU node: on_cpu's case
+    assert precision.where_the_cpu_computes_in_bfloat16(float16, ZEN4, True) == (float16, None)
+    assert not precision.on_cpu(float16, ZEN4, True)[0].mixed_precision
+
+
 @needs_bf16_cpu
 def test_networks_built_under_bfloat16_compute_in_it_keep_float32_weights_and_return_float32():
     cfg = CFG.replace(mixed_precision=True, mixed_precision_dtype="bfloat16")

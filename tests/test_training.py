@@ -464,6 +464,28 @@ def _bfloat16_cpu() -> bool:
     return bfloat16_on_this_cpu() and not tf.config.list_logical_devices("GPU")
 
 
+@pytest.mark.skipif(bool(tf.config.list_logical_devices("GPU")), reason="the setting is for machines without a GPU")
+def test_bfloat16_on_cpu_trains_in_bfloat16_exactly_where_the_cpu_computes_in_it(transformed, tmp_path, caplog):
+    """cpu-quick's model.bfloat16_on_cpu on this machine: mixed_bfloat16 on a CPU with AVX512_BF16 or AMX under
+    oneDNN, float32 elsewhere; either way training says which in the log and records what it used."""
+    import keras
+
+    path, files = transformed
+    cfg = CFG.replace(train_steps=2, checkpoint_every=100, sample_every=100, bfloat16_on_cpu=True)
+    try:
+        with caplog.at_level("INFO", logger="vitrine.training"):
+            summary = train(cfg, path, files, str(tmp_path / "work"))
+        policy = keras.config.dtype_policy().name
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    kept = _bfloat16_cpu()
+    assert summary["steps"] == 2 and summary["config"]["mixed_precision"] is kept
+    assert policy == ("mixed_bfloat16" if kept else "float32")
+    said = " ".join(r.getMessage() for r in caplog.records)
+    assert ("bfloat16 mixed precision: this CPU computes in it" if kept else "model.bfloat16_on_cpu leaves") in said
+    assert "requested but" not in said  # no warning: nothing was asked for that this machine cannot do
+
+
 @pytest.mark.skipif(not _bfloat16_cpu(), reason="bfloat16 trains on CPUs with AVX512_BF16 or AMX under oneDNN only")
 def test_bfloat16_trains_on_a_cpu_with_the_instructions_and_its_export_serves_on_eigens_kernels(transformed, tmp_path):
     """model.mixed_precision_dtype=bfloat16 on a CPU that computes in it: training keeps mixed precision (no loss
