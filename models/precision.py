@@ -5,6 +5,8 @@ dynamic loss scaling. bfloat16 keeps float32's exponent range, so it needs no lo
 Ampere on and on CPUs with bfloat16 instructions (AVX512_BF16 or AMX) under oneDNN's kernels. On a 2-core AMD EPYC
 with AVX512_BF16, cpu-quick's full step ran 1.11x faster than in float32 (61.9-65.4 against 55.6-58.6 img/s,
 bench/results/train_throughput_s41_bf16_cpu_ab.json).
+`bfloat16_on_cpu` asks for bfloat16 only where the CPU computes in it, and float32 on other CPUs, without a warning:
+the setting a preset can carry to every machine (cpu-quick does). It does nothing on a GPU.
 Variables stay float32 under both; the networks cast their outputs back to float32 (models/networks.py).
 """
 from typing import Optional, Sequence, Tuple

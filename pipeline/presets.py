@@ -132,6 +132,16 @@ PRESETS: Dict[str, Preset] = {
             # (35.5 %); seed 0 read 30.0 vs 29.5 %; batch 16 collapsed without it (6.5 %) and not with it
             # (bench/results/train_quality_cpu-quick_s23_10min_*.json).
             mask_cap_weight=10.0,
+            # bfloat16 mixed precision where the CPU computes in it (AVX512_BF16 or AMX under oneDNN), float32
+            # elsewhere and on GPUs (models/precision.py). A 2-core AMD EPYC with AVX512_BF16, shared catalog, one
+            # judge, 60 minutes, two seeds, against float32 (…_s43_60min_avx512_bf16_seed[01].json against
+            # …_s42_60min_avx512_seed[01].json): 7,700 / 7,481 steps against 5,996 / 6,154, category control 0.94 /
+            # 0.97 x against 0.91 / 0.97 x the judge, colour 1.18 / 1.19 x against 1.18 / 1.16 x, edit success 79.5 /
+            # 74.0 % against 78.0 / 76.5 %, FID 3.64 / 2.91 x against 3.93 / 2.84 x the floor: level within the
+            # seeds' spread, 1.22-1.28x the steps. 10 minutes, seed 0 (…_s41_10min_avx512_bf16_seed0.json): 1,129
+            # steps against 991, category 63.7 against 63.0 %. --set model.bfloat16_on_cpu=false trains in float32,
+            # as every run before session 43 did.
+            bfloat16_on_cpu=True,
         ),
         eval_num_samples=400,
         eval_num_edits=200,

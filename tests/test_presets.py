@@ -63,3 +63,13 @@ def test_the_cli_turns_a_bad_override_into_a_one_line_error():
         preset_from_args(argparse.Namespace(preset="cpu-quick", set=["model.trian_steps=5"]))
     relaxed = preset_from_args(argparse.Namespace(preset="gpu", set=["thresholds.fid_ratio.max=4"]))
     assert relaxed.thresholds["fid_ratio"] == {"max": 4.0}
+
+
+def test_cpu_quick_asks_for_bfloat16_only_where_the_cpu_has_it_and_the_gpu_presets_choose_for_themselves():
+    quick = PRESETS["cpu-quick"].model
+    assert quick.bfloat16_on_cpu and not quick.mixed_precision  # float32 unless the CPU computes in bfloat16
+    assert not get_preset("cpu-quick", _parse_overrides(["model.bfloat16_on_cpu=false"])).model.bfloat16_on_cpu
+    for name in ("gpu", "gpu-large"):
+        model = PRESETS[name].model
+        assert model.mixed_precision and model.mixed_precision_dtype == "float16" and not model.bfloat16_on_cpu
+    assert not PRESETS["tiny"].model.bfloat16_on_cpu  # the tests' preset trains alike on every CPU
