@@ -37,6 +37,12 @@ def bfloat16_on_this_cpu() -> bool:
     return cpu_has_bfloat16(cpu_vector_extensions()) and onednn_enabled()
 
 
+def _why_not_bfloat16(extensions: Optional[Sequence[str]]) -> str:
+    """Why a CPU with these extensions does not compute in bfloat16 here (its instructions, or oneDNN's kernels)."""
+    return ("oneDNN's kernels are off (TF_ENABLE_ONEDNN_OPTS=0)" if cpu_has_bfloat16(extensions)
+            else f"this CPU has neither {' nor '.join(CPU_BF16_EXTENSIONS)}")
+
+
 def where_the_cpu_computes_in_bfloat16(cfg: ModelConfig, extensions: Optional[Sequence[str]],
                                        onednn: bool) -> Tuple[ModelConfig, Optional[str]]:
     """`bfloat16_on_cpu` on a machine without a GPU: mixed_bfloat16 where the CPU computes in it, float32 (the
@@ -48,9 +54,7 @@ def where_the_cpu_computes_in_bfloat16(cfg: ModelConfig, extensions: Optional[Se
         return (cfg.replace(mixed_precision=True, mixed_precision_dtype="bfloat16"),
                 "bfloat16 mixed precision: this CPU computes in it (model.bfloat16_on_cpu; "
                 "--set model.bfloat16_on_cpu=false trains in float32)")
-    why = ("oneDNN's kernels are off (TF_ENABLE_ONEDNN_OPTS=0)" if cpu_has_bfloat16(extensions)
-           else f"this CPU has neither {' nor '.join(CPU_BF16_EXTENSIONS)}")
-    return cfg, f"float32: {why}, so model.bfloat16_on_cpu leaves mixed precision off"
+    return cfg, f"float32: {_why_not_bfloat16(extensions)}, so model.bfloat16_on_cpu leaves mixed precision off"
 
 
 def on_cpu(cfg: ModelConfig, extensions: Optional[Sequence[str]], onednn: bool) -> Tuple[ModelConfig, Optional[str]]:
@@ -62,9 +66,8 @@ def on_cpu(cfg: ModelConfig, extensions: Optional[Sequence[str]], onednn: bool) 
     if cfg.mixed_precision_dtype == "bfloat16":
         if cpu_has_bfloat16(extensions) and onednn:
             return cfg, None
-        why = ("oneDNN's kernels are off (TF_ENABLE_ONEDNN_OPTS=0)" if cpu_has_bfloat16(extensions)
-               else f"this CPU has neither {' nor '.join(CPU_BF16_EXTENSIONS)}")
-        return cfg.replace(mixed_precision=False), f"bfloat16 mixed precision requested but {why}: training in float32"
+        return (cfg.replace(mixed_precision=False),
+                f"bfloat16 mixed precision requested but {_why_not_bfloat16(extensions)}: training in float32")
     hint = (" (this CPU computes in bfloat16: model.mixed_precision_dtype=bfloat16)"
             if cpu_has_bfloat16(extensions) and onednn else "")
     return (cfg.replace(mixed_precision=False),
