@@ -1,6 +1,8 @@
 """Judge stability, and the release gate's margins: train several judges and score models with each.
 
     python bench/judge_spread.py --work-dir RUN/pipeline --model RUN/model --steps 600 1500 --seeds 11 22 33
+    python bench/judge_spread.py --work-dir RUN/pipeline --model A/model --also b=B/model --steps 3000 \
+        --set model.judge_channels=64 --set eval_num_edits=1000
     python bench/judge_spread.py --test-catalog --preset tiny --steps 80 300 --seeds 0 1 2 3 4 5 --reference-generators
 
 The evaluator's figures are the judge's opinion, so a judge that changes with its seed changes the figures. For
@@ -8,7 +10,9 @@ each step count and seed this trains a judge on the run's Transform train split 
 its accuracy on the real eval split, then evaluates `--model` with it exactly as the GanEvaluator does. The spread
 over seeds at one step count is how much of a difference between two runs the judge alone can explain. `--work-dir`
 is a finished pipeline run's work dir (e.g. the `pipeline` folder that bench/train_quality.py leaves in its
-scratch dir) and `--model` an exported model of the same resolution (default: that run's Trainer model).
+scratch dir) and `--model` an exported model of the same resolution (default: that run's Trainer model); `--also
+NAME=MODEL_DIR` scores more models with every judge, and `--set` overrides the preset (the judge's width, the
+evaluator's sample and edit counts).
 `--catalog DIR` (or `--test-catalog`: the 4-type x 40-photo cut of data/sample the tests' tiny run uses) runs the
 preset's whole pipeline first, in the scratch dir.
 
@@ -39,7 +43,8 @@ from models.onednn import prefer_onednn  # noqa: E402
 prefer_onednn()  # the CPU kernels `vitrine` runs (models/onednn.py), before TensorFlow is imported
 
 FIGURES = ("articleType_real_accuracy", "baseColour_real_accuracy", "articleType_control_accuracy",
-           "baseColour_control_accuracy", "edit_success", "fid_ratio", "kid_judge", "diversity")
+           "baseColour_control_accuracy", "edit_success", "edit_success_articleType", "edit_success_baseColour",
+           "fid_ratio", "kid_judge", "diversity")
 
 
 def _prepare(args, preset, scratch) -> str:
@@ -94,7 +99,11 @@ def main(argv=None) -> int:
     source.add_argument("--catalog", help="run the preset's pipeline on this catalog first")
     source.add_argument("--test-catalog", action="store_true", help="... on the tests' tiny-run catalog")
     parser.add_argument("--model", help="an exported model (serving dir) to score (default: the run's Trainer model)")
+    parser.add_argument("--also", nargs="+", default=[], metavar="NAME=MODEL_DIR",
+                        help="more exported models to score with every judge, each under its own name")
     parser.add_argument("--preset", default="cpu-quick")
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE",
+                        help="preset override, e.g. model.judge_channels=64 or eval_num_edits=1000")
     parser.add_argument("--steps", type=int, nargs="+", default=[600, 1500])
     parser.add_argument("--seeds", type=int, nargs="+", default=[11, 22, 33])
     parser.add_argument("--reference-generators", action="store_true",
@@ -110,15 +119,21 @@ def main(argv=None) -> int:
     from components.gan_evaluator import run_evaluation
     from models.judge import train_judge
     from pipeline.pipeline import default_paths
-    from pipeline.presets import get_preset
+    from pipeline.cli import preset_from_args
 
-    preset = get_preset(args.preset)
+    preset = preset_from_args(args)
     cfg = preset.model
     found = find_artifacts(default_paths(_prepare(args, preset, scratch))["pipeline_root"], need_model=not args.model)
     model = args.model or found["model"]
     split = lambda name: sorted(glob.glob(os.path.join(found["examples"], f"Split-{name}", "*.gz")))  # noqa: E731
     vocab_files = vocabulary_files(found["transform_graph"], cfg.condition_attributes)
     models = _reference_models(cfg, model, vocab_files, scratch) if args.reference_generators else {"trained": model}
+    references = [n for n in models if n != "trained"]  # the condition-blind generators, if asked for
+    for item in args.also:
+        name, _, path = item.partition("=")
+        if not path or name in models:
+            parser.error(f"--also wants NAME=MODEL_DIR with a new name, got {item!r}")
+        models[name] = path
     gated = sorted(preset.thresholds)
     rows = []
     for steps in args.steps:
@@ -127,7 +142,7 @@ def main(argv=None) -> int:
             started = time.time()
             train_judge(cfg.replace(judge_steps=steps, seed=seed), split("train"), split("eval"), vocab_files,
                         judge_dir)
-            row = {"judge_steps": steps, "seed": seed, "judge_train_seconds": round(time.time() - started, 1)}
+            row = {"judge_steps": steps, "judge_channels": cfg.judge_channels, "seed": seed, "judge_train_seconds": round(time.time() - started, 1)}
             for name, path in models.items():
                 result = run_evaluation(path, judge_dir, found["examples"], found["transform_graph"],
                                         f"{judge_dir}_evaluation_{name}", preset.evaluator_config())
@@ -147,7 +162,6 @@ def main(argv=None) -> int:
         "preset": args.preset, "cpus": os.cpu_count(), "thresholds": preset.thresholds, "rows": rows,
         "summary_by_judge_steps": summary,
     }
-    references = [n for n in models if n != "trained"]
     if references:
         report["gate"] = {str(steps): _gate_margins(group, preset.thresholds, references)
                           for steps, group in by_steps.items()}
