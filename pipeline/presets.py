@@ -94,16 +94,18 @@ PRESETS: Dict[str, Preset] = {
             # ~30 minutes instead of 8, and the log says so.
             min_train_steps=1000,
             sample_every=200, log_every=50, judge_channels=32, cls_weight=1.0,
-            # 3,000 judge steps (~105 s on the shared catalog, ~50 s more than 1,500). With 600, three seeds gave
-            # real-eval category accuracy 40-69 % and scored one model's category control 30-57 %; with 1,500 (and
-            # the judge's cosine learning-rate decay), four seeds gave 78-80 % and 58.5-70 %
-            # (bench/results/judge_spread_cpu-quick*.json). On the shared catalog's 74 types and 43 colours 1,500
-            # steps still underfit: 72.4 / 63.8 % category / colour on real eval images, three seeds at 3,000
-            # 76.6-77.1 / 65.1-66.1 %; on the sample catalog two seeds 78.9-79.9 -> 81.3-82.3 % category (session 44,
-            # bench/results/judge_spread_s44_*.json). Chosen by that accuracy, which sees no generated image. The
-            # three judges read four hour-long models at 77.1-80.6 % edit success (74.0-76.6 % at 1,500 steps),
-            # 0.94-1.02 x category control and FID 2.75-3.82 x; 10-minute models about level.
-            judge_steps=3000,
+            # 6,000 judge steps (~200 s on 2 cores, ~150 s more than 1,500). With 600, three seeds gave real-eval
+            # category accuracy 40-69 % and scored one model's category control 30-57 %; with 1,500 (and the judge's
+            # cosine learning-rate decay), four seeds gave 78-80 % and 58.5-70 % (bench/results/
+            # judge_spread_cpu-quick*.json). On the shared catalog's 74 types and 43 colours 1,500 steps underfit:
+            # 72.4 / 63.8 % category / colour on real eval images; 3,000 steps gave 76.6-77.1 / 65.1-66.1 % (three
+            # seeds), 6,000 80.6 / 65.6-66.7 % (two), 12,000 82.0 / 66.6 % (one, ~400 s); the sample catalog 78.9-79.9
+            # / 67.5-69.4 % at 1,500, 83.3-83.7 / 69.4-71.3 % at 6,000 (session 44, bench/results/
+            # judge_spread_s44_*.json). Chosen by that accuracy and its cost, which see no generated image. The
+            # stronger judge tells trained models apart more sharply: it reads four hour-long models higher (edit
+            # success 79.3-82.7 % against 74.0-76.6 %, FID 2.54-2.99 x against 2.84-3.93 x) and four 10-minute ones
+            # lower (category control 50.5-63.2 % against 60.2-64.2 %).
+            judge_steps=6000,
             # The judge scores the model every 100 steps (~1 s each, 2.5 % of the budget) and the best-scoring
             # weights are exported. No early stop: in 10-minute runs the score was still rising at the end
             # (bench/results/train_quality_cpu-quick.json, judge_monitor), so the time budget is the binding stop.
