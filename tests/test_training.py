@@ -1,6 +1,7 @@
 """The training loop's mechanics on real product photos at 16x16: resume after a kill, warm start, export."""
 import hashlib
 import json
+import logging
 import os
 import shutil
 import signal
@@ -176,6 +177,18 @@ def judge_dir(transformed, tmp_path_factory):
     export = str(tmp_path_factory.mktemp("judge") / "judge")
     train_judge(CFG.replace(judge_steps=3, judge_channels=8), path, path, files, export)
     return export
+
+
+def test_judge_training_logs_its_progress(transformed, tmp_path, caplog):
+    """A long judge is not a silent stretch of the pipeline: a line per tenth of its steps, the last at the end."""
+    from models.judge import train_judge
+
+    path, files = transformed
+    with caplog.at_level(logging.INFO, logger="vitrine.judge"):
+        train_judge(CFG.replace(judge_steps=20, judge_channels=8), path, path, files, str(tmp_path / "judge"))
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("judge step ")]
+    assert [line.split()[2] for line in lines] == [f"{step}/20" for step in range(2, 21, 2)]
+    assert "ETA 0s" in lines[-1] and "articleType_accuracy=" in lines[-1] and "loss=" in lines[-1]
 
 
 def test_judge_monitor_stops_early_and_exports_the_best_weights(transformed, judge_dir, tmp_path):
