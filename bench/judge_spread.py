@@ -142,7 +142,8 @@ def main(argv=None) -> int:
             started = time.time()
             train_judge(cfg.replace(judge_steps=steps, seed=seed), split("train"), split("eval"), vocab_files,
                         judge_dir)
-            row = {"judge_steps": steps, "judge_channels": cfg.judge_channels, "seed": seed, "judge_train_seconds": round(time.time() - started, 1)}
+            row = {"judge_steps": steps, "judge_channels": cfg.judge_channels, "seed": seed,
+                   "judge_train_seconds": round(time.time() - started, 1)}
             for name, path in models.items():
                 result = run_evaluation(path, judge_dir, found["examples"], found["transform_graph"],
                                         f"{judge_dir}_evaluation_{name}", preset.evaluator_config())
