@@ -37,6 +37,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from components.training_curves import training_curves_html
+
 REPORT_FILE, SUMMARY_FILE, METRICS_FILE = "report.html", "summary.png", "metrics.json"
 
 
@@ -178,7 +180,7 @@ tr.FAIL td{background:#fde7e7}tr.FAIL td.status{color:#c62828;font-weight:700}
 tr.pass td.status{color:#2e7d32;font-weight:700}td.status{text-align:center}td.note{text-align:left;color:#666}
 table.confusion td{min-width:22px;text-align:center}table.confusion td.n{color:#666}
 th.rot{height:110px;white-space:nowrap;vertical-align:bottom}th.rot div{transform:rotate(-60deg);width:22px}
-.scroll{overflow-x:auto}p.warn{background:#fff3e0;border-left:4px solid #ef6c00;padding:6px 10px}img.grid{max-width:100%;image-rendering:pixelated;border:1px solid #ccc}
+.scroll{overflow-x:auto}div.curves svg{margin:4px 16px 4px 0;border:1px solid #eee}p.warn{background:#fff3e0;border-left:4px solid #ef6c00;padding:6px 10px}img.grid{max-width:100%;image-rendering:pixelated;border:1px solid #ccc}
 """
 
 
@@ -223,6 +225,7 @@ def _training_html(training: Optional[dict]) -> str:
     parts.append(f" Judge checks every {history[1]['step'] - history[0]['step'] if len(history) > 1 else '?'} "
                  f"steps on {monitor.get('samples_per_check', '?')} generated images{held} and "
                  f"{monitor.get('edits_per_check', '?')} edits{held_edits}; {exported}.{tie}{edit_pick}</p>")
+    parts.append(training_curves_html(history, best))
     columns = [k for k in history[0] if k not in ("step", "judge_score")] + ["judge_score"]
     header = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
     rows = []
