@@ -58,9 +58,11 @@ class JudgeProgress(keras.callbacks.Callback):
     """One log line per tenth of the judge's steps (step, images/s, ETA, running losses and accuracies), so a
     6,000-step judge (~3.5 minutes on 2 cores) is not a silent stretch of the pipeline. It only reads the logs."""
 
-    def __init__(self, total: int, batch_size: int, lines: int = 10):
+    LINES = 10
+
+    def __init__(self, total: int, batch_size: int):
         super().__init__()
-        self.total, self.batch_size, self.every = total, batch_size, max(1, total // max(lines, 1))
+        self.total, self.batch_size, self.every = total, batch_size, max(1, total // self.LINES)
         self.step = 0
         self.started = time.time()
 
