@@ -137,13 +137,15 @@ def chart_svg(history: Sequence[dict], keys: Sequence[str], title: str, best: Op
         y = axes.y(tick)
         text = f"{tick:.0%}" if percent else f"{tick:g}"
         out.append(f"<line class='grid' x1='{LEFT}' x2='{WIDTH - RIGHT}' y1='{y:.1f}' y2='{y:.1f}' stroke='#e0e0e0'/>"
-                   f"<text class='ylabel' x='{LEFT - 6}' y='{y + 4:.1f}' font-size='11' text-anchor='end' fill='#555'>{text}</text>")
+                   f"<text class='ylabel' x='{LEFT - 6}' y='{y + 4:.1f}' font-size='11' text-anchor='end' "
+                   f"fill='#555'>{text}</text>")
     # the x axis: steps
     base = HEIGHT - BOTTOM
     out.append(f"<line x1='{LEFT}' x2='{WIDTH - RIGHT}' y1='{base}' y2='{base}' stroke='#888'/>")
     for step in linear_ticks(axes.x0, axes.x1):
         x = axes.x(step)
-        out.append(f"<text class='xlabel' x='{x:.1f}' y='{base + 14}' font-size='11' text-anchor='middle' fill='#555'>{step:g}</text>")
+        out.append(f"<text class='xlabel' x='{x:.1f}' y='{base + 14}' font-size='11' text-anchor='middle' "
+                   f"fill='#555'>{step:g}</text>")
     out.append(f"<text x='{WIDTH - RIGHT}' y='{base + 14}' font-size='11' text-anchor='end' fill='#555' "
                f"dy='12'>step</text>")
     # the exported checks
@@ -158,16 +160,16 @@ def chart_svg(history: Sequence[dict], keys: Sequence[str], title: str, best: Op
     # one line per metric, and its legend entry
     legend_x = LEFT
     for index, key in enumerate(keys):
-        colour = COLOURS[index % len(COLOURS)]
+        colour, name = COLOURS[index % len(COLOURS)], html.escape(key)
         for run in _segments((check["step"], check.get(key)) for check in history):
             run = [(s, v) for s, v in run if not log or v > 0]
             if len(run) == 1:
                 (s, v), = run
-                out.append(f"<circle class='series' data-key='{key}' cx='{axes.x(s):.1f}' cy='{axes.y(v):.1f}' "
+                out.append(f"<circle class='series' data-key='{name}' cx='{axes.x(s):.1f}' cy='{axes.y(v):.1f}' "
                            f"r='2.5' fill='{colour}'><title>{html.escape(_label(key))}</title></circle>")
             elif run:
                 points = " ".join(f"{axes.x(s):.1f},{axes.y(v):.1f}" for s, v in run)
-                out.append(f"<polyline class='series' data-key='{key}' points='{points}' fill='none' "
+                out.append(f"<polyline class='series' data-key='{name}' points='{points}' fill='none' "
                            f"stroke='{colour}' stroke-width='1.6'><title>{html.escape(_label(key))}</title></polyline>")
         label = html.escape(_label(key))
         out.append(f"<rect x='{legend_x}' y='{HEIGHT - 16}' width='12' height='3' fill='{colour}'/>"
