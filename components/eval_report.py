@@ -37,13 +37,10 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from components.training_curves import finite as _finite
 from components.training_curves import training_curves_html
 
 REPORT_FILE, SUMMARY_FILE, METRICS_FILE = "report.html", "summary.png", "metrics.json"
-
-
-def _finite(value) -> bool:
-    return value is not None and isinstance(value, (int, float, np.floating, np.integer)) and math.isfinite(value)
 
 
 def _fmt(value) -> str:

@@ -10,6 +10,7 @@ Plain SVG text with no plotting library, so the report stays one self-contained 
 """
 import html
 import math
+import numbers
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 WIDTH, HEIGHT = 640, 240
@@ -21,8 +22,9 @@ LABELS = {"fid": "FID (training records' labels)", "fid_heldout": "FID (held-out
           "edit_success": "edit success", "judge_score": "judge score"}
 
 
-def _finite(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+def finite(value) -> bool:
+    """A real number (Python's or NumPy's), not a bool, None or NaN/inf."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _label(key: str) -> str:
@@ -98,7 +100,7 @@ def _segments(points: Iterable[Tuple[float, object]]) -> List[List[Tuple[float, 
     """Runs of finite values; a missing or non-finite value breaks the line rather than bridging it."""
     runs, run = [], []
     for step, value in points:
-        if _finite(value):
+        if finite(value):
             run.append((step, float(value)))
         elif run:
             runs.append(run)
@@ -115,13 +117,13 @@ def chart_svg(history: Sequence[dict], keys: Sequence[str], title: str, best: Op
     `y_range` fixes the axis (else it spans the data; a log axis widens it to whole 1-2-5 ticks). Returns "" when
     no key has a finite value.
     """
-    keys = [k for k in keys if any(_finite(check.get(k)) for check in history)]
+    keys = [k for k in keys if any(finite(check.get(k)) for check in history)]
     if log:
-        keys = [k for k in keys if any(_finite(check.get(k)) and check[k] > 0 for check in history)]
+        keys = [k for k in keys if any(finite(check.get(k)) and check[k] > 0 for check in history)]
     if not keys:
         return ""
     steps = [check["step"] for check in history]
-    values = [float(check[k]) for check in history for k in keys if _finite(check.get(k))]
+    values = [float(check[k]) for check in history for k in keys if finite(check.get(k))]
     if log:
         values = [v for v in values if v > 0]
         low, high = y_range or (tick_below(min(values)), tick_above(max(values)))
@@ -150,7 +152,7 @@ def chart_svg(history: Sequence[dict], keys: Sequence[str], title: str, best: Op
                f"dy='12'>step</text>")
     # the exported checks
     for side, step in (best or {}).items():
-        if not _finite(step):
+        if not finite(step):
             continue
         x = axes.x(step)
         out.append(f"<line class='best' data-side='{html.escape(side)}' data-step='{step}' x1='{x:.1f}' x2='{x:.1f}' "
