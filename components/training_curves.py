@@ -96,11 +96,12 @@ class _Axes:
         return TOP + (self.y1 - v) / (self.y1 - self.y0) * (HEIGHT - TOP - BOTTOM)
 
 
-def _segments(points: Iterable[Tuple[float, object]]) -> List[List[Tuple[float, float]]]:
-    """Runs of finite values; a missing or non-finite value breaks the line rather than bridging it."""
+def _segments(points: Iterable[Tuple[float, object]], plottable) -> List[List[Tuple[float, float]]]:
+    """Runs of plottable values; any other value (missing, non-finite, ≤ 0 on a log axis) breaks the line rather
+    than bridging it."""
     runs, run = [], []
     for step, value in points:
-        if finite(value):
+        if plottable(value):
             run.append((step, float(value)))
         elif run:
             runs.append(run)
@@ -117,15 +118,15 @@ def chart_svg(history: Sequence[dict], keys: Sequence[str], title: str, best: Op
     `y_range` fixes the axis (else it spans the data; a log axis widens it to whole 1-2-5 ticks). Returns "" when
     no key has a finite value.
     """
-    keys = [k for k in keys if any(finite(check.get(k)) for check in history)]
-    if log:
-        keys = [k for k in keys if any(finite(check.get(k)) and check[k] > 0 for check in history)]
+    def plottable(value) -> bool:
+        return finite(value) and (not log or value > 0)
+
+    keys = [k for k in keys if any(plottable(check.get(k)) for check in history)]
     if not keys:
         return ""
     steps = [check["step"] for check in history]
-    values = [float(check[k]) for check in history for k in keys if finite(check.get(k))]
+    values = [float(check[k]) for check in history for k in keys if plottable(check.get(k))]
     if log:
-        values = [v for v in values if v > 0]
         low, high = y_range or (tick_below(min(values)), tick_above(max(values)))
     else:
         low, high = y_range or (min(values), max(values))
@@ -162,18 +163,16 @@ def chart_svg(history: Sequence[dict], keys: Sequence[str], title: str, best: Op
     # one line per metric, and its legend entry
     legend_x = LEFT
     for index, key in enumerate(keys):
-        colour, name = COLOURS[index % len(COLOURS)], html.escape(key)
-        for run in _segments((check["step"], check.get(key)) for check in history):
-            run = [(s, v) for s, v in run if not log or v > 0]
+        colour, name, label = COLOURS[index % len(COLOURS)], html.escape(key), html.escape(_label(key))
+        for run in _segments(((check["step"], check.get(key)) for check in history), plottable):
             if len(run) == 1:
                 (s, v), = run
                 out.append(f"<circle class='series' data-key='{name}' cx='{axes.x(s):.1f}' cy='{axes.y(v):.1f}' "
-                           f"r='2.5' fill='{colour}'><title>{html.escape(_label(key))}</title></circle>")
-            elif run:
+                           f"r='2.5' fill='{colour}'><title>{label}</title></circle>")
+            else:
                 points = " ".join(f"{axes.x(s):.1f},{axes.y(v):.1f}" for s, v in run)
                 out.append(f"<polyline class='series' data-key='{name}' points='{points}' fill='none' "
-                           f"stroke='{colour}' stroke-width='1.6'><title>{html.escape(_label(key))}</title></polyline>")
-        label = html.escape(_label(key))
+                           f"stroke='{colour}' stroke-width='1.6'><title>{label}</title></polyline>")
         out.append(f"<rect x='{legend_x}' y='{HEIGHT - 16}' width='12' height='3' fill='{colour}'/>"
                    f"<text x='{legend_x + 16}' y='{HEIGHT - 11}' font-size='11'>{label}</text>")
         legend_x += 24 + 6.2 * len(_label(key))
