@@ -182,7 +182,7 @@ PRESETS["gpu"] = Preset(
         judge_steps=3000, judge_channels=64, mixed_precision=True, jit_compile=True, r1_every=4,
         # The judge reads 82.9 % category / 68.1 % colour on the shared catalog's real eval images (session 46, 40
         # minutes on 2 CPU cores): +1.9 / +0.2 points over a 1,500-step, 32-channel judge at 64x64 (session 35) for
-        # eight times its training compute, past where cpu-quick's judge stopped gaining (+1.4 points from 6,000 to
+        # ~8x its training compute, past where cpu-quick's judge stopped gaining (+1.4 points from 6,000 to
         # 12,000 steps). bench/results/train_quality_gpu_s46_judge3000_1step.json.
         # long runs: stop after 6 judge checks (3,000 steps) without a gain of 0.005, not before 5,000 steps
         judge_every=500, judge_samples=512, early_stop_patience=6, early_stop_min_steps=5000,
