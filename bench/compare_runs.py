@@ -41,6 +41,15 @@ def _ci(result: dict, name: str) -> str:
     return f"{100 * value:.1f} % [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]" if ci else f"{100 * value:.1f} %"
 
 
+def editor_from_step(result: dict) -> int:
+    """The run's editor warm-up: recorded with its training since session 47; before that every preset had none,
+    so only a `--set model.editor_from_step` override gave one."""
+    recorded = (result.get("training") or {}).get("editor_from_step")
+    if recorded is not None:
+        return int(recorded)
+    return int((result.get("overrides") or {}).get("model.editor_from_step", 0))
+
+
 def _at_step(checks: List[dict], step: int) -> str:
     """The held-out FID of the last check at or before `step`; "–" when the run never got that far."""
     if checks[-1]["step"] < step:
@@ -74,7 +83,7 @@ def summarize(result: dict) -> Dict[str, str]:
         column["CPU"] = f"{machine.get('cpus', '?')} cores, {widest_extension(machine['cpu_vector_extensions'])}"
     overrides = result.get("overrides") or {}
     if isinstance(training.get("steps"), int):  # how much the editor trained: its steps, on what share of a batch
-        editor_steps = max(training["steps"] - int(overrides.get("model.editor_from_step", 0)), 0)
+        editor_steps = max(training["steps"] - editor_from_step(result), 0)
         column["editor's steps × share of the batch"] = (
             f"{editor_steps} × {float(overrides.get('model.editor_batch_fraction', 1.0)):g}")
     if history:
@@ -83,7 +92,7 @@ def summarize(result: dict) -> Dict[str, str]:
         column["last check FID (step)"] = f"{history[-1]['fid']:.2f} ({history[-1]['step']})"
     if history and history[0]["step"] <= EARLY_STEPS[0] and "edit_success" in history[0]:
         column["category / edit checks at " + " / ".join(map(str, EARLY_STEPS)) + " (%)"] = " · ".join(
-            _early(history, step, int(overrides.get("model.editor_from_step", 0))) for step in EARLY_STEPS)
+            _early(history, step, editor_from_step(result)) for step in EARLY_STEPS)
     held = [h for h in history if h.get("fid_heldout") is not None]
     if held:  # the same samples' label combinations drawn for training records held out of training
         lowest = min(held, key=lambda h: h["fid_heldout"])

@@ -17,8 +17,10 @@ What is ported is the step's work, pass for pass, so that its throughput stands 
     through D: the same gradients (tests/test_jax_steps.py), 3.6 % less work at the gpu widths by XLA's count, and
     no faster on an H200 (bench/results/train_throughput_jax_h200_one_backward.json).
   * baseline (models/baseline_dcgan.py): keras.io's conditional DCGAN, a D step and a G step with BCE.
-Options off in every preset (twin classifier, wrong-label pairs, spectral norm, minibatch stddev, the editor's
-warm-up, a delayed D edit share) are refused, not silently skipped. Randomness is JAX's, not TF's: the step's
+Options the port lacks (twin classifier, wrong-label pairs, spectral norm, minibatch stddev, the editor's warm-up,
+a delayed D edit share) are refused, not silently skipped. All are off in every preset but the warm-up, which
+cpu-quick runs since session 47: the throughput benchmarks turn it off (pipeline/presets.py full_step_preset), and
+bench/train_gan_jax.py asks for --set model.editor_from_step=0. Randomness is JAX's, not TF's: the step's
 cost is the same, its numbers are not. bench/train_gan_jax.py trains with `FullStep` where TensorFlow cannot run;
 its models are scored by the pipeline's evaluator (bench/import_jax_weights.py), never pushed by the pipeline.
 """
@@ -46,8 +48,9 @@ WHITE_THRESHOLD, BORDER_WHITE_MIN = 0.8, 0.9  # as models/background.py
 def check_ported(cfg: ModelConfig) -> None:
     on = [name for name, is_on in UNPORTED.items() if is_on(cfg)]
     if on:
-        raise NotImplementedError(f"the JAX port of the full step does not cover {on}; time those with "
-                                  "bench/train_throughput.py (TensorFlow)")
+        raise NotImplementedError(f"the JAX port of the full step does not cover {on}; turn them off with --set "
+                                  "(e.g. model.editor_from_step=0) or time them with bench/train_throughput.py "
+                                  "(TensorFlow)")
     if keras.backend.backend() != "jax":
         raise RuntimeError(f"set KERAS_BACKEND=jax before importing keras (it is {keras.backend.backend()!r})")
 

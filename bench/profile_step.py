@@ -94,9 +94,9 @@ def main(argv=None):
     from models.gan import VitrineGAN
     from models.ordered_sums import ordered_gradient_sums
     from pipeline.cli import _parse_overrides
-    from pipeline.presets import get_preset
+    from pipeline.presets import full_step_preset
 
-    cfg = get_preset(args.preset, _parse_overrides(args.set)).model
+    cfg = full_step_preset(args.preset, _parse_overrides(args.set)).model
     vocab = {"articleType": args.vocab[0], "baseColour": args.vocab[1]}
     model = VitrineGAN(networks.build_generator(cfg, vocab), networks.build_editor(cfg, vocab),
                        networks.build_discriminator(cfg, vocab), cfg, vocab)

@@ -25,6 +25,7 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from bench.compare_runs import editor_from_step  # noqa: E402
 from models.judge_pick import SIDE_NAMES, Picks  # noqa: E402
 from pipeline.cli import _parse_overrides  # noqa: E402
 from pipeline.presets import get_preset  # noqa: E402
@@ -44,7 +45,8 @@ def replay(result: dict, extra: Optional[Dict[str, object]] = None) -> dict:
     if not history:
         raise ValueError("the result has no judge_monitor history: the run was trained without the judge monitor "
                          "(model.judge_every = 0) or is not a train_quality result")
-    overrides = {**(result.get("overrides") or {}), **(extra or {})}
+    # the run's own warm-up, not today's preset default (cpu-quick's changed in session 47)
+    overrides = {**(result.get("overrides") or {}), "model.editor_from_step": editor_from_step(result), **(extra or {})}
     cfg = get_preset(result["preset"], overrides).model
     attributes = [key[:-len("_control_accuracy")] for key in history[0] if key.endswith("_control_accuracy")]
     picks = Picks(cfg, attributes)

@@ -40,9 +40,9 @@ def _train_and_hash(args, out: str) -> None:
     from models.training import KERAS_WEIGHTS_DIR, train
     from pipeline.cli import _parse_overrides
     from pipeline.pipeline import default_paths
-    from pipeline.presets import get_preset
+    from pipeline.presets import full_step_preset
 
-    cfg = get_preset(args.preset, _parse_overrides(args.set)).model.replace(
+    cfg = full_step_preset(args.preset, _parse_overrides(args.set)).model.replace(
         train_steps=args.steps, min_train_steps=0, max_train_seconds=0.0, seed=args.seed, judge_every=0,
         checkpoint_every=10**6, sample_every=10**6)
     found = find_artifacts(default_paths(args.work_dir)["pipeline_root"], need_model=False)

@@ -44,12 +44,12 @@ def main(argv=None):
     from bench.jax_steps import BaselineStep, FullStep
     from bench.train_throughput_jax import random_batches
     from models.config import ModelConfig
-    from pipeline.presets import get_preset
+    from pipeline.presets import full_step_preset
 
     vocab = {"articleType": args.vocab[0], "baseColour": args.vocab[1]}
     rows = []
     for name in args.presets:
-        cfg = get_preset(name).model.replace(mixed_precision=False, jit_compile=True)
+        cfg = full_step_preset(name).model.replace(mixed_precision=False, jit_compile=True)
         base_cfg = ModelConfig(resolution=cfg.resolution, batch_size=cfg.batch_size, z_dim=cfg.z_dim)
         batch = random_batches(jax.random.PRNGKey(0), 1, cfg.batch_size, cfg.resolution, vocab)[0]
         row = {"preset": name, "resolution": cfg.resolution, "batch": cfg.batch_size}

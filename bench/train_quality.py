@@ -151,9 +151,12 @@ def main(argv=None) -> int:
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(terse=True),
                     "python": platform.python_version(), "onednn_kernels": onednn_enabled(),
                     "cpu_vector_extensions": cpu_vector_extensions()},
-        "training": {k: summary.get(k) for k in ("steps", "train_seconds", "images_per_second",
-                                                 "stopped_by_time_budget", "trained_past_time_budget",
-                                                 "stopped_by_judge", "d_cls_pretrain")},
+        # editor_from_step: the run's own warm-up (preset or --set), recorded since session 47 so that tables and
+        # replays need not guess a preset's default of the day
+        "training": {**{k: summary.get(k) for k in ("steps", "train_seconds", "images_per_second",
+                                                    "stopped_by_time_budget", "trained_past_time_budget",
+                                                    "stopped_by_judge", "d_cls_pretrain")},
+                     "editor_from_step": summary["config"].get("editor_from_step", 0)},
         # the judge's score during training (generated + edited images; see models/judge_monitor.py)
         "judge_monitor": {k: v for k, v in (summary["judge_monitor"] or {}).items() if k != "best_checksums"},
         "evaluation_seconds": round(eval_seconds, 1),

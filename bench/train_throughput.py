@@ -119,7 +119,7 @@ def main(argv=None):
     from models.gan import VitrineGAN
     from models.ordered_sums import ordered_gradient_sums
     from pipeline.cli import _parse_overrides
-    from pipeline.presets import get_preset
+    from pipeline.presets import full_step_preset
 
     gpus = tf.config.list_physical_devices("GPU")
     device = (tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU") if gpus
@@ -129,7 +129,7 @@ def main(argv=None):
     results = []
     flops_cache = {}  # per preset: the same overrides throughout a run
     for preset_name in args.presets:
-        preset = get_preset(preset_name, overrides)
+        preset = full_step_preset(preset_name, overrides)
         for xla in args.xla:
             for mp in args.mixed_precision:
                 model_cfg = preset.model
@@ -154,7 +154,8 @@ def main(argv=None):
                                                networks.build_discriminator(cfg, vocab), cfg, vocab)
                             row["params_full"] = int(sum(m.count_params() for m in
                                                          (model.generator, model.editor, model.discriminator)))
-                            # with model.editor_from_step > 0 the timed step is the warm-up's, whatever the step count
+                            # a preset's warm-up is off here (full_step_preset); with --set model.editor_from_step > 0
+                            # the timed step is the warm-up's, whatever the step count
                             row["full_step"] = "G+E+D" if model.editor_training else "G+D (the editor's warm-up)"
                             if model.editor_training and cfg.editor_batch_fraction < 1.0:
                                 row["full_step"] += f" (the editor on {cfg.editor_batch_fraction:g} of the batch)"

@@ -87,7 +87,7 @@ def main(argv=None):
     from bench.jax_steps import BaselineStep, FullStep
     from models.config import ModelConfig
     from pipeline.cli import _parse_overrides
-    from pipeline.presets import get_preset
+    from pipeline.presets import full_step_preset
 
     device = jax.devices()[0]
     device_name = (device.device_kind if device.platform != "cpu"
@@ -97,7 +97,7 @@ def main(argv=None):
     results = []
     out = pathlib.Path(args.out)
     for preset_name in args.presets:
-        preset = get_preset(preset_name, overrides)
+        preset = full_step_preset(preset_name, overrides)
         for mp in args.mixed_precision:
             batch = args.batch or preset.model.batch_size
             cfg = preset.model.replace(batch_size=batch, jit_compile=True, mixed_precision=mp == "on")

@@ -240,6 +240,13 @@ def get_preset(name: str, overrides: Optional[Dict[str, object]] = None) -> Pres
     return preset
 
 
+def full_step_preset(name: str, overrides: Optional[Dict[str, object]] = None) -> Preset:
+    """The preset for benchmarks that time, profile, count or repeat a few training steps: a preset's editor
+    warm-up (cpu-quick's) is off unless the overrides set `model.editor_from_step`, so those few steps are the full
+    G+E+D step that training runs in all but its first hundreds of steps, not the warm-up's G+D step."""
+    return get_preset(name, {"model.editor_from_step": 0, **(overrides or {})})
+
+
 def _check_field(cls, field: str, key: str) -> None:
     known = sorted(f.name for f in dataclasses.fields(cls))
     if field not in known:

@@ -65,6 +65,11 @@ def test_ten_minute_arms_compare_the_editors_training_and_the_checks_step_for_st
     assert defaults[checks] == "11.7 / 11.7 · 36.7 / 25.0 · –"
     assert half[checks] == "14.8 / 3.9 · 29.7 / 10.2 · 46.9 / 18.8"
     assert warmup[checks] == "18.8 / – · 36.3 / – · 46.9 / 18.0"
+    # since session 47 a run records its warm-up with its training (a preset's default, not only --set)
+    recorded = json.loads((RESULTS / "train_quality_cpu-quick_s27_10min_defaults_seed1.json").read_text())
+    recorded["training"]["editor_from_step"] = 300
+    assert summarize(recorded)["editor's steps × share of the batch"] == "83 × 1"
+    assert summarize(recorded)[checks] == "11.7 / – · 36.7 / – · –"
 
 
 def test_a_run_that_recorded_its_cpu_gets_a_cpu_row_and_older_runs_none(tmp_path):

@@ -73,3 +73,16 @@ def test_cpu_quick_asks_for_bfloat16_only_where_the_cpu_has_it_and_the_gpu_prese
         model = PRESETS[name].model
         assert model.mixed_precision and model.mixed_precision_dtype == "float16" and not model.bfloat16_on_cpu
     assert not PRESETS["tiny"].model.bfloat16_on_cpu  # the tests' preset trains alike on every CPU
+
+
+def test_the_step_benchmarks_time_the_full_step_unless_asked_for_the_editors_warm_up():
+    """full_step_preset (bench/train_throughput.py, profile_step.py, seed_repeat.py, the JAX ports): a preset's
+    warm-up would make a few timed steps the G+D step, which training leaves after its first hundreds."""
+    from pipeline.presets import full_step_preset
+
+    for name in PRESETS:
+        assert full_step_preset(name).model.editor_from_step == 0
+        assert full_step_preset(name).model.replace(editor_from_step=0) == PRESETS[name].model.replace(
+            editor_from_step=0)  # nothing else moves
+    asked = full_step_preset("cpu-quick", _parse_overrides(["model.editor_from_step=50", "model.batch_size=8"]))
+    assert asked.model.editor_from_step == 50 and asked.model.batch_size == 8

@@ -59,3 +59,18 @@ def test_results_it_cannot_replay_are_refused_with_the_reason_and_the_others_sti
     assert "no judge_monitor history" in captured.err and "no 'fid_heldout'" in captured.err
     assert "### train_quality_cpu-quick_s41_60min_avx512_seed0.json" in captured.out
     assert main([str(older), "--set", "model.judge_pick_fid=train"]) == 0
+
+
+def test_a_replay_reads_the_runs_own_warm_up_not_todays_preset_default():
+    """Since session 47 train_quality records training.editor_from_step; older runs had one only by --set, so a
+    replay of them must not take cpu-quick's warm-up of today (300), and a recorded one wins over the preset."""
+    from bench.compare_runs import editor_from_step
+
+    old = json.loads(S41_HOUR.read_text())
+    assert "editor_from_step" not in old["training"] and editor_from_step(old) == 0
+    assert replay(old)["config"]["editor_from_step"] == 0
+    recorded = dict(old, training={**old["training"], "editor_from_step": 5300})
+    replayed = replay(recorded)
+    assert replayed["config"]["editor_from_step"] == 5300
+    assert replayed["replayed"]["editor"] > 5300  # off 5,200: the editor's checks inside the warm-up do not count
+    assert editor_from_step({"overrides": {"model.editor_from_step": 600}}) == 600
