@@ -80,6 +80,9 @@ def test_the_step_benchmarks_time_the_full_step_unless_asked_for_the_editors_war
     warm-up would make a few timed steps the G+D step, which training leaves after its first hundreds."""
     from pipeline.presets import full_step_preset
 
+    # cpu-quick trains G and D alone for its first 300 steps since session 47; the other presets never warm up
+    assert {name: p.model.editor_from_step for name, p in PRESETS.items()} == {
+        "tiny": 0, "cpu-quick": 300, "gpu": 0, "gpu-large": 0}
     for name in PRESETS:
         assert full_step_preset(name).model.editor_from_step == 0
         assert full_step_preset(name).model.replace(editor_from_step=0) == PRESETS[name].model.replace(
