@@ -151,19 +151,18 @@ PRESETS: Dict[str, Preset] = {
             # as every run before session 43 did.
             bfloat16_on_cpu=True,
             # The editor's warm-up (session 47): G and D train alone for the first 300 steps (a step ~2.3x cheaper),
-            # then the full step. Shared catalog, the 6,000-step judge, the AVX512_BF16 machine. 10 minutes, seeds
-            # 0-4 (…_s46_10min_warmup300_seed*.json against …_s4[456]_10min_judge6000_seed*.json): category control
-            # 62.3-68.3 % (mean 65.4) against 55.0-64.2 % (mean 58.5, one seed of five at 60 %), at 138-235 more
-            # steps; clean-ups clean 72.6 against 83.6 %, edit success 47.3 against 49.4 %, FID 3.73 against 4.20 x.
-            # 60 minutes, seeds 0 and 1 (…_s47_60min_warmup300_seed[01].json against
-            # …_s45_60min_judge6000_seed0.json and session 43's seed-1 hour re-scored,
-            # …_s44_judge6000_bf16_seed1.json): category 1.00 / 1.01 x against
-            # 1.01 / 0.96 x, colour 1.19 / 1.24 x against 1.18 / 1.19 x, edit success 83.7 / 82.8 % (intervals from
-            # 81.1 / 80.1 %) against 81.8 / 82.1 %, masked L1 0.33 / 0.39 x against 0.40 / 0.35 x, FID 2.67 / 2.60 x
-            # against 2.91 / 2.66 x, clean-ups 94.0 / 94.8 % against 95.2 / 95.0 %. The sample-catalog demo: category
-            # 70.0 against 66.2 %, edit success 52.6 against 62.7 %, clean-ups 56.3 against 76.2 % (its editor trains
-            # 832 steps, not 1,000). --set model.editor_from_step=0 trains the editor from the first step, as every
-            # run before session 47 did.
+            # then the full step. Shared catalog, the 6,000-step judge, the AVX512_BF16 machine. 10 minutes, seeds 0-4
+            # (…_s46_10min_warmup300_seed*.json against …_s4[456]_10min_judge6000_seed*.json): category control
+            # 62.3-68.3 % (mean 65.4) against 55.0-64.2 % (mean 58.5, one seed of five above 60 %), at 138-235 more
+            # steps; clean-ups clean 72.6 against 83.6 %, edit success 47.3 against 49.4 %, FID 3.73 against 4.20 x. 60
+            # minutes, seeds 0 and 1 (…_s47_60min_warmup300_seed[01].json; the defaults:
+            # …_s45_60min_judge6000_seed0.json and session 43's seed-1 hour re-scored, …_s44_judge6000_bf16_seed1.json):
+            # category 1.00 / 1.01 x against 1.01 / 0.96 x, colour 1.19 / 1.24 x against 1.18 / 1.19 x, edit success
+            # 83.7 / 82.8 % (intervals from 81.1 / 80.1 %) against 81.8 / 82.1 %, masked L1 0.33 / 0.39 x against 0.40 /
+            # 0.35 x, FID 2.67 / 2.60 x against 2.91 / 2.66 x, clean-ups 94.0 / 94.8 % against 95.2 / 95.0 %. The sample
+            # catalog's demo: category 70.0 against 66.2 %, edit success 52.6 against 62.7 %, clean-ups 56.3 against
+            # 76.2 % (its editor trains 832 steps, not 1,000). --set model.editor_from_step=0 trains the editor from the
+            # first step, as every run before session 47 did.
             editor_from_step=300,
         ),
         eval_num_samples=400,
