@@ -38,7 +38,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from components.training_curves import finite as _finite
-from components.training_curves import training_curves_html
+from components.training_curves import in_warmup, training_curves_html
 
 REPORT_FILE, SUMMARY_FILE, METRICS_FILE = "report.html", "summary.png", "metrics.json"
 
@@ -194,6 +194,14 @@ def _training_html(training: Optional[dict]) -> str:
     parts = [f"<p>{training.get('steps', '?')} steps of {training.get('planned_steps', '?')} "
              f"in {_fmt(training.get('train_seconds'))} s ({_fmt(training.get('images_per_second'))} images/s); "
              f"stopped by: {stop}."]
+    warmup = int((training.get("config") or {}).get("editor_from_step") or 0)
+    if warmup:
+        editor_steps = training.get("editor_trained_steps")
+        if editor_steps is None and isinstance(training.get("steps"), int):
+            editor_steps = max(training["steps"] - warmup, 0)
+        parts.append(f" The editor's warm-up: G and D trained alone until step {warmup} (model.editor_from_step), "
+                     f"so the editor trained {'?' if editor_steps is None else editor_steps} steps; the edit "
+                     f"success of checks inside the warm-up scores an untrained editor.")
     monitor = training.get("judge_monitor") or {}
     history = monitor.get("history") or []
     if not history:
@@ -222,7 +230,7 @@ def _training_html(training: Optional[dict]) -> str:
     parts.append(f" Judge checks every {history[1]['step'] - history[0]['step'] if len(history) > 1 else '?'} "
                  f"steps on {monitor.get('samples_per_check', '?')} generated images{held} and "
                  f"{monitor.get('edits_per_check', '?')} edits{held_edits}; {exported}.{tie}{edit_pick}</p>")
-    parts.append(training_curves_html(history, best))
+    parts.append(training_curves_html(history, best, warmup))
     columns = [k for k in history[0] if k not in ("step", "judge_score")] + ["judge_score"]
     header = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
     rows = []
@@ -231,6 +239,8 @@ def _training_html(training: Optional[dict]) -> str:
         marks = [side for side, step in best.items() if step == check["step"]]
         mark = " class='pass'" if marks else ""
         label = f" (best {' + '.join(marks)})" if marks else ""
+        if in_warmup(check["step"], warmup):
+            label += " (editor warm-up)"
         rows.append(f"<tr{mark}><td class='name'>{check['step']}{label}</td>{cells}</tr>")
     parts.append(f"<table><tr><th class='name'>step</th>{header}</tr>{''.join(rows)}</table>")
     return "".join(parts) + _editor_watch_html(training)

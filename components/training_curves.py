@@ -3,8 +3,11 @@
 Two panels over the training step: what training raises (control accuracy per attribute, edit success, the judge
 score; a 0-100 % axis) and FID in judge space on the generated images (training records' and held-out records'
 labels; a log axis, since the first checks sit an order of magnitude above the plateau). The checks the Trainer
-exported are marked with a dashed line per network. The table under the charts keeps every figure; the charts are
-there to show at a glance where a run plateaued, when the held-out FID turned, and which check was picked.
+exported are marked with a dashed line per network. With the editor's warm-up (`model.editor_from_step`: G and D
+train alone for the first steps) both panels shade the warm-up, and the score panel leaves out its edit-success
+checks: they score an editor that has not trained (11-18 % in cpu-quick runs), which read as a collapse when drawn.
+The table under the charts keeps every figure; the charts are there to show at a glance where a run plateaued, when
+the held-out FID turned, and which check was picked.
 
 Plain SVG text with no plotting library, so the report stays one self-contained page that opens anywhere.
 """
@@ -17,6 +20,7 @@ WIDTH, HEIGHT = 640, 240
 LEFT, RIGHT, TOP, BOTTOM = 52, 16, 28, 58  # margins: y labels, -, title, x labels + legend
 COLOURS = ("#1565c0", "#c62828", "#2e7d32", "#6a1b9a", "#ef6c00", "#00838f", "#5d4037", "#ad1457")
 SCORE_KEYS_FIXED = ("edit_success", "judge_score")
+EDIT_PREFIX = "edit_success"  # edit_success, edit_success_heldout, edit_success_all: the editor's scores
 FID_KEYS = ("fid", "fid_heldout")
 LABELS = {"fid": "FID (training records' labels)", "fid_heldout": "FID (held-out records' labels)",
           "edit_success": "edit success", "judge_score": "judge score"}
@@ -111,21 +115,31 @@ def _segments(points: Iterable[Tuple[float, object]], plottable) -> List[List[Tu
     return runs
 
 
+def in_warmup(step, warmup: int) -> bool:
+    """True for a check at or before step `warmup` (`model.editor_from_step`): its editor had not trained yet."""
+    return finite(step) and step <= warmup
+
+
 def chart_svg(history: Sequence[dict], keys: Sequence[str], title: str, best: Optional[Dict[str, int]] = None,
-              log: bool = False, y_range: Optional[Tuple[float, float]] = None, percent: bool = False) -> str:
+              log: bool = False, y_range: Optional[Tuple[float, float]] = None, percent: bool = False,
+              warmup: int = 0) -> str:
     """One panel: a polyline per key over `history`'s steps, a dashed line per `best` network's step.
 
-    `y_range` fixes the axis (else it spans the data; a log axis widens it to whole 1-2-5 ticks). Returns "" when
-    no key has a finite value.
+    `y_range` fixes the axis (else it spans the data; a log axis widens it to whole 1-2-5 ticks). `warmup` (the
+    editor's warm-up, `model.editor_from_step`) shades steps up to it and leaves out the edit-success checks there.
+    Returns "" when no key has a value to draw.
     """
     def plottable(value) -> bool:
         return finite(value) and (not log or value > 0)
 
-    keys = [k for k in keys if any(plottable(check.get(k)) for check in history)]
+    def value(check: dict, key: str):
+        return None if key.startswith(EDIT_PREFIX) and in_warmup(check["step"], warmup) else check.get(key)
+
+    keys = [k for k in keys if any(plottable(value(check, k)) for check in history)]
     if not keys:
         return ""
     steps = [check["step"] for check in history]
-    values = [float(check[k]) for check in history for k in keys if plottable(check.get(k))]
+    values = [float(value(check, k)) for check in history for k in keys if plottable(value(check, k))]
     if log:
         low, high = y_range or (tick_below(min(values)), tick_above(max(values)))
     else:
@@ -134,6 +148,13 @@ def chart_svg(history: Sequence[dict], keys: Sequence[str], title: str, best: Op
     out = [f"<svg xmlns='http://www.w3.org/2000/svg' class='curves' width='{WIDTH}' height='{HEIGHT}' "
            f"viewBox='0 0 {WIDTH} {HEIGHT}' role='img' aria-label='{html.escape(title)}'>",
            f"<text x='{LEFT}' y='16' font-size='13' font-weight='700'>{html.escape(title)}</text>"]
+    base = HEIGHT - BOTTOM
+    if warmup > axes.x0:  # the editor's warm-up, shaded under everything else
+        x_end = axes.x(min(warmup, axes.x1))
+        out.append(f"<rect class='warmup' data-step='{warmup}' x='{LEFT}' y='{TOP}' width='{x_end - LEFT:.1f}' "
+                   f"height='{base - TOP}' fill='#f3f3f3'><title>the editor's warm-up: G and D train alone until "
+                   f"step {warmup}</title></rect>"
+                   f"<text x='{LEFT + 3}' y='{base - 4}' font-size='10' fill='#757575'>editor warm-up</text>")
     # the y grid and its labels
     ticks = log_ticks(low, high) if log else linear_ticks(low, high)
     for tick in ticks:
@@ -143,7 +164,6 @@ def chart_svg(history: Sequence[dict], keys: Sequence[str], title: str, best: Op
                    f"<text class='ylabel' x='{LEFT - 6}' y='{y + 4:.1f}' font-size='11' text-anchor='end' "
                    f"fill='#555'>{text}</text>")
     # the x axis: steps
-    base = HEIGHT - BOTTOM
     out.append(f"<line x1='{LEFT}' x2='{WIDTH - RIGHT}' y1='{base}' y2='{base}' stroke='#888'/>")
     for step in linear_ticks(axes.x0, axes.x1):
         x = axes.x(step)
@@ -164,7 +184,7 @@ def chart_svg(history: Sequence[dict], keys: Sequence[str], title: str, best: Op
     legend_x = LEFT
     for index, key in enumerate(keys):
         colour, name, label = COLOURS[index % len(COLOURS)], html.escape(key), html.escape(_label(key))
-        for run in _segments(((check["step"], check.get(key)) for check in history), plottable):
+        for run in _segments(((check["step"], value(check, key)) for check in history), plottable):
             if len(run) == 1:
                 (s, v), = run
                 out.append(f"<circle class='series' data-key='{name}' cx='{axes.x(s):.1f}' cy='{axes.y(v):.1f}' "
@@ -180,12 +200,13 @@ def chart_svg(history: Sequence[dict], keys: Sequence[str], title: str, best: Op
     return "".join(out)
 
 
-def training_curves_html(history: Sequence[dict], best: Optional[Dict[str, int]] = None) -> str:
-    """Both panels for the report's Training section, or "" with fewer than two checks (nothing to draw)."""
+def training_curves_html(history: Sequence[dict], best: Optional[Dict[str, int]] = None, warmup: int = 0) -> str:
+    """Both panels for the report's Training section, or "" with fewer than two checks (nothing to draw).
+    `warmup`: the editor's warm-up (`model.editor_from_step`), shaded in both."""
     if len(history) < 2:
         return ""
     scores = chart_svg(history, score_keys(history), "Judge checks: control and edits (higher is better)", best,
-                       y_range=(0.0, 1.0), percent=True)
+                       y_range=(0.0, 1.0), percent=True, warmup=warmup)
     fids = chart_svg(history, FID_KEYS, "Judge checks: FID in judge space (lower is better; log axis)", best,
-                     log=True)
+                     log=True, warmup=warmup)
     return f"<div class='curves'>{scores}{fids}</div>"

@@ -102,3 +102,37 @@ def test_the_report_draws_both_panels_above_the_table(tmp_path):
     page = open(eval_report.write_report(str(tmp_path / "b"), {}, {}, None, True, [], training=training),
                 encoding="utf-8").read()
     assert "<svg" not in page
+
+
+def test_the_editors_warm_up_is_shaded_and_its_edit_checks_left_out():
+    checks = _checks()  # steps 100, 200, 300, 500
+    svg = tc.chart_svg(checks, tc.score_keys(checks), "scores", y_range=(0.0, 1.0), warmup=200)
+    (band,) = [el for el in ET.fromstring(svg).iter(NS + "rect") if el.get("class") == "warmup"]
+    (control,) = _points(svg, "articleType_control_accuracy")
+    assert float(band.get("x")) == pytest.approx(control[0][0])  # from the first check ...
+    assert float(band.get("x")) + float(band.get("width")) == pytest.approx(control[1][0])  # ... to step 200
+    (edits,) = _points(svg, "edit_success")
+    assert [x for x, _ in edits] == pytest.approx([control[2][0], control[3][0]])  # steps 300 and 500 only
+    assert len(control) == 4  # the generator's checks all stay
+    fid = tc.chart_svg(checks, tc.FID_KEYS, "fid", log=True, warmup=200)
+    assert [len(run) for run in _points(fid, "fid")] == [4] and "class='warmup'" in fid
+    # a warm-up that ends before the first check shades nothing; one that outlasts the run leaves no edit line
+    assert "class='warmup'" not in tc.chart_svg(checks, ["fid"], "fid", log=True, warmup=50)
+    assert _points(tc.chart_svg(checks, tc.score_keys(checks), "s", y_range=(0.0, 1.0), warmup=500),
+                   "edit_success") == []
+
+
+def test_the_report_says_how_long_the_editor_trained(tmp_path):
+    checks = _checks()
+    training = {"steps": 500, "planned_steps": 500, "train_seconds": 60.0, "images_per_second": 50.0,
+                "config": {"editor_from_step": 200}, "editor_trained_steps": 300,
+                "judge_monitor": {"history": checks, "best": {"generator": 300, "editor": 500}}}
+    page = open(eval_report.write_report(str(tmp_path / "a"), {}, {}, None, True, [], training=training),
+                encoding="utf-8").read()
+    assert "G and D trained alone until step 200" in page and "the editor trained 300 steps" in page
+    assert page.count("(editor warm-up)") == 2  # the table's rows for steps 100 and 200
+    assert page.count("class='warmup'") == 2  # both panels
+    training["config"]["editor_from_step"] = 0
+    page = open(eval_report.write_report(str(tmp_path / "b"), {}, {}, None, True, [], training=training),
+                encoding="utf-8").read()
+    assert "warm-up" not in page
