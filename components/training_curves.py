@@ -176,10 +176,12 @@ def chart_svg(history: Sequence[dict], keys: Sequence[str], title: str, best: Op
         if not finite(step):
             continue
         x = axes.x(step)
+        # the label right of the line, or left of it in the chart's right half (a check near the last step)
+        label_x, anchor = (x + 3, "start") if x < (LEFT + WIDTH - RIGHT) / 2 else (x - 3, "end")
         out.append(f"<line class='best' data-side='{html.escape(side)}' data-step='{step}' x1='{x:.1f}' x2='{x:.1f}' "
                    f"y1='{TOP}' y2='{base}' stroke='#424242' stroke-dasharray='4 3'/>"
-                   f"<text x='{x + 3:.1f}' y='{TOP + 10 + 11 * list(best).index(side)}' font-size='10' "
-                   f"fill='#424242'>{html.escape(side)} {step}</text>")
+                   f"<text class='best-label' x='{label_x:.1f}' y='{TOP + 10 + 11 * list(best).index(side)}' "
+                   f"font-size='10' text-anchor='{anchor}' fill='#424242'>{html.escape(side)} {step}</text>")
     # one line per metric, and its legend entry
     legend_x = LEFT
     for index, key in enumerate(keys):

@@ -86,6 +86,12 @@ def test_the_exported_checks_are_marked():
              if el.get("class") == "best"}
     (line,) = _points(svg, "fid")
     assert marks == pytest.approx({"generator": line[2][0], "editor": line[3][0]})
+    # labels stay inside the chart: the last step's is drawn leftwards from its line, an early one rightwards
+    svg = tc.chart_svg(checks, ["fid"], "fid", best={"generator": 100, "editor": 500}, log=True)
+    labels = {el.text.split()[0]: (float(el.get("x")), el.get("text-anchor"))
+              for el in ET.fromstring(svg).iter(NS + "text") if el.get("class") == "best-label"}
+    assert labels == {"generator": (pytest.approx(tc.LEFT + 3, abs=0.06), "start"),
+                      "editor": (pytest.approx(tc.WIDTH - tc.RIGHT - 3, abs=0.06), "end")}
 
 
 def test_the_report_draws_both_panels_above_the_table(tmp_path):
