@@ -7,6 +7,7 @@ PRESET ?= cpu-quick
 CATALOG ?= data/sample
 OUT ?= outputs/demo
 PYTEST_ARGS ?=
+DEMO_ARGS ?=
 TESTS ?= tests
 TEST_WORKERS ?= 2
 
@@ -24,7 +25,7 @@ $(STAMP): requirements.lock requirements-dev.lock setup.py scripts/find_python31
 setup: $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/vitrine demo --catalog $(CATALOG) --preset $(PRESET) --output $(OUT)
+	$(VENV)/bin/vitrine demo --catalog $(CATALOG) --preset $(PRESET) --output $(OUT) $(DEMO_ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest $(TESTS) --verbose -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder $(PYTEST_ARGS)
