@@ -196,12 +196,9 @@ def _training_html(training: Optional[dict]) -> str:
              f"stopped by: {stop}."]
     warmup = int((training.get("config") or {}).get("editor_from_step") or 0)
     if warmup:
-        editor_steps = training.get("editor_trained_steps")
-        if editor_steps is None and isinstance(training.get("steps"), int):
-            editor_steps = max(training["steps"] - warmup, 0)
         parts.append(f" The editor's warm-up: G and D trained alone until step {warmup} (model.editor_from_step), "
-                     f"so the editor trained {'?' if editor_steps is None else editor_steps} steps; the edit "
-                     f"success of checks inside the warm-up scores an untrained editor.")
+                     f"so the editor trained {training.get('editor_trained_steps', '?')} steps; the edit success of "
+                     f"checks inside the warm-up scores an untrained editor.")
     monitor = training.get("judge_monitor") or {}
     history = monitor.get("history") or []
     if not history:

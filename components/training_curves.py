@@ -5,7 +5,7 @@ score; a 0-100 % axis) and FID in judge space on the generated images (training 
 labels; a log axis, since the first checks sit an order of magnitude above the plateau). The checks the Trainer
 exported are marked with a dashed line per network. With the editor's warm-up (`model.editor_from_step`: G and D
 train alone for the first steps) both panels shade the warm-up, and the score panel leaves out its edit-success
-checks: they score an editor that has not trained (11-18 % in cpu-quick runs), which read as a collapse when drawn.
+checks: they score an editor that has not trained (9-18 % in cpu-quick runs), which read as a collapse when drawn.
 The table under the charts keeps every figure; the charts are there to show at a glance where a run plateaued, when
 the held-out FID turned, and which check was picked.
 
