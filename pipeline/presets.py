@@ -160,9 +160,10 @@ PRESETS: Dict[str, Preset] = {
             # category 1.00 / 1.01 x against 1.01 / 0.96 x, colour 1.19 / 1.24 x against 1.18 / 1.19 x, edit success
             # 83.7 / 82.8 % (intervals from 81.1 / 80.1 %) against 81.8 / 82.1 %, masked L1 0.33 / 0.39 x against 0.40 /
             # 0.35 x, FID 2.67 / 2.60 x against 2.91 / 2.66 x, clean-ups 94.0 / 94.8 % against 95.2 / 95.0 %. The sample
-            # catalog's demo: category 70.0 against 66.2 %, edit success 52.6 against 62.7 %, clean-ups 56.3 against
-            # 76.2 % (its editor trains 832 steps, not 1,000). --set model.editor_from_step=0 trains the editor from the
-            # first step, as every run before session 47 did.
+            # catalog at the demo's 8-minute budget, seeds 0-2 (…_s48_demo8min_warmup{300,0}_seed*.json): category
+            # 69.8 against 60.5 % on average, edit success 52.6 against 58.7 %, clean-ups 58.1 against 76.2 % (its
+            # editor trains ~790 steps, not ~960). --set model.editor_from_step=0 (make demo DEMO_ARGS=...) trains the
+            # editor from the first step, as every run before session 47 did.
             editor_from_step=300,
         ),
         eval_num_samples=400,
