@@ -11,7 +11,7 @@ DEMO_ARGS ?=
 TESTS ?= tests
 TEST_WORKERS ?= 2
 
-.PHONY: demo test setup bench clean
+.PHONY: demo test setup bench gpu-carry clean
 
 $(STAMP): requirements.lock requirements-dev.lock setup.py scripts/find_python310.sh
 	@py=$$(scripts/find_python310.sh) || exit 1; \
@@ -34,5 +34,9 @@ bench: $(STAMP)
 	$(PY) bench/train_throughput.py
 	$(PY) bench/serve_load.py
 
+# what a lent GPU's run carries (the gpu preset's data steps, judge and arrays; the wheels): ~45 minutes on 2 cores
+gpu-carry: $(STAMP)
+	$(PY) bench/prepare_gpu_run.py
+
 clean:
-	rm -rf $(VENV) outputs work_dirs serving_model
+	rm -rf $(VENV) outputs work_dirs serving_model .jaxdata .whl
