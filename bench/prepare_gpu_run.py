@@ -39,7 +39,7 @@ def device_command(arrays: str, preset: str, seconds: int, wheels: str = ".whl")
     train = (f"python3 bench/train_gan_jax.py --arrays {shlex.quote(arrays)} --preset {shlex.quote(preset)} --judge"
              f" --max-seconds {seconds} --save-every-seconds 60 --log-every 250 --out $OUT/run")
     return (f"python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site"
-            f" {wheels}/*.whl && export PYTHONPATH=/tmp/site KERAS_BACKEND=jax || exit; mkdir -p $OUT/run;"
+            f" {wheels}/*.whl && export PYTHONPATH=/tmp/site KERAS_BACKEND=jax || exit; set -o pipefail; mkdir -p $OUT/run;"
             f" {train} 2>&1 | tee $OUT/train_gan_jax.log")
 
 

@@ -16,6 +16,7 @@ def test_device_command_installs_the_wheels_then_trains_with_the_judge():
     install, train = command.split(" && ", 1)
     assert install.startswith("python3 -m pip install") and "--target /tmp/site .whl/*.whl" in install
     assert "PYTHONPATH=/tmp/site" in train and "KERAS_BACKEND=jax" in train and "|| exit;" in train
+    assert "set -o pipefail;" in train  # the tee keeps the log; the call still fails when training does
     assert "bench/train_gan_jax.py --arrays .jaxdata/train_judged.npz --preset gpu --judge --max-seconds 300" in train
     assert "--out $OUT/run" in train  # what comes back is what import_jax_weights reads
 
