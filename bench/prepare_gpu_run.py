@@ -81,11 +81,13 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--catalog", default=str(REPO.parent / "shared" / "data" / "products"))
     parser.add_argument("--preset", default="gpu")
-    parser.add_argument("--work-dir", default="work_dirs/gpu_run", help="the data steps and judge go to WORK/pipeline")
-    parser.add_argument("--arrays", default=".jaxdata/train_judged.npz", help="relative to the checkout")
+    parser.add_argument("--work-dir", help="the data steps and judge go to WORK/pipeline (default work_dirs/PRESET_run)")
+    parser.add_argument("--arrays", help="relative to the checkout (default .jaxdata/PRESET_judged.npz)")
     parser.add_argument("--wheels", default=".whl", help="relative to the checkout")
     parser.add_argument("--seconds", type=int, default=300, help="the device run's training budget")
     args = parser.parse_args(argv)
+    args.work_dir = args.work_dir or f"work_dirs/{args.preset}_run"
+    args.arrays = args.arrays or f".jaxdata/{args.preset}_judged.npz"
 
     work = (REPO / args.work_dir).resolve()
     pipeline_dir = work / "pipeline"
@@ -94,7 +96,11 @@ def main(argv=None) -> int:
         if pathlib.Path(relative).is_absolute() or ".." in pathlib.Path(relative).parts:
             raise SystemExit(f"error: {relative}: the carry must lie inside the checkout (a relative path)")
 
+    made_for = f"{args.preset} {pathlib.Path(args.catalog).resolve()}"  # a finished step is reused only for the same run
     if (work / "data_steps.done").exists():
+        if (work / "data_steps.done").read_text() != made_for:
+            raise SystemExit(f"error: {pipeline_dir} was made for {(work / 'data_steps.done').read_text()!r}, not"
+                             f" {made_for!r}; pass another --work-dir")
         print(f"[prepare] data steps and judge: already in {pipeline_dir}")
     else:
         if not pathlib.Path(args.catalog).is_dir():
@@ -105,7 +111,7 @@ def main(argv=None) -> int:
         run("data steps and judge", [sys.executable, "bench/train_quality.py", "--catalog", args.catalog,
                                      "--preset", args.preset, "--steps", "1", "--scratch", str(work),
                                      "--output", str(work / "train_quality_1step.json")])
-        (work / "data_steps.done").touch()
+        (work / "data_steps.done").write_text(made_for)
 
     if arrays.exists():
         print(f"[prepare] training arrays: already at {args.arrays}")
@@ -115,7 +121,7 @@ def main(argv=None) -> int:
                                 "--preset", args.preset, "--judge", "latest", "--out", str(partial)])
         partial.replace(arrays)
 
-    missing = [w for w in WHEELS if not list(wheels.glob(w.split("==")[0] + "-" + w.split("==")[1] + "-*.whl"))]
+    missing = [w for w in WHEELS if not list(wheels.glob(w.replace("==", "-") + "-*.whl"))]
     if missing:
         platforms = [flag for p in PLATFORMS for flag in ("--platform", p)]
         run("wheels", [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",

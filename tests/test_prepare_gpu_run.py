@@ -36,6 +36,6 @@ def test_every_wheel_is_pinned_once_and_keras_is_carried():
 
 
 @pytest.mark.parametrize("path", ["/tmp/arrays.npz", "../arrays.npz"])
-def test_a_carry_outside_the_checkout_is_refused(path, capsys):
+def test_a_carry_outside_the_checkout_is_refused(path):
     with pytest.raises(SystemExit, match="inside the checkout"):
         prepare.main(["--arrays", path, "--work-dir", "work_dirs/never_made"])
