@@ -229,6 +229,12 @@ class ModelConfig:
     # "heldout" (edits of the held-out records; needs judge_holdout > 0) or "all" (both sets pooled, fewer ties
     # decided by chance). Every check reports both (`edit_success`, `edit_success_heldout`).
     judge_pick_edit: str = "train"
+    # Alternative picks kept beside the run's own (needs restore_best): comma-separated entries, each changing one
+    # of judge_control_tolerance, judge_fid_min_gain, judge_pick_fid or judge_pick_edit, e.g.
+    # "judge_pick_edit=all,judge_control_tolerance=0.04". Each follows the same checks, and where it picks other
+    # checks than the run's own, the Trainer writes what it would have exported as a checkpoint of its own
+    # (checkpoints/picked_by/<setting>-<value>/step-N). Export and early stop follow the run's own settings. "" = none.
+    judge_also_pick: str = ""
     # early stop on that score: stop after `early_stop_patience` checks without a gain of `early_stop_min_delta`
     # (0 = never stop early), not before `early_stop_min_steps`; export the best-scoring weights when on.
     early_stop_patience: int = 0

@@ -34,9 +34,15 @@ evaluator's bar measures, every check measures it at the same N (so its finite-s
 after that many checks in which neither side gained (a pick, or control up by `early_stop_min_delta`); with
 `restore_best` each side's best weights are put back before export, whether training ended early, by the time budget
 or at its last step.
+
+Alternative picks (cfg.judge_also_pick, see models.judge_pick.alternative_picks) follow the same checks with one
+pick setting changed and keep the weights they pick too. After training, `unpicked` (the last weights, handed to
+`finish`'s `before_restore` before any side is put back) and `alternative_in_place` let the Trainer write both as
+checkpoints, so that one run scores its own pick, the last weights and each alternative's pick.
 """
+import contextlib
 import logging
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 
 import keras
 import numpy as np
@@ -44,7 +50,8 @@ import tensorflow as tf
 
 from models.config import ModelConfig
 from models.judge import Judge
-from models.judge_pick import SIDE_NAMES, Picks, complete_check, control_accuracies, edit_set, edit_success, fidelity
+from models.judge_pick import (SIDE_NAMES, Picks, alternative_picks, complete_check, control_accuracies, edit_set,
+                                edit_success, fidelity)
 from models.training import NETWORKS, id_feature, make_dataset, values_checksum
 
 log = logging.getLogger("vitrine.judge_monitor")
@@ -115,6 +122,12 @@ class JudgeMonitor(keras.callbacks.Callback):
         if self.heldout is None and self.picks.needs_heldout:
             raise ValueError(f"judge_pick_fid={cfg.judge_pick_fid!r} / judge_pick_edit={cfg.judge_pick_edit!r} "
                              "but the monitor was given no held-out examples")
+        # label -> the alternative's picks and the weights at them (network -> weights), beside the run's own
+        self.alternatives = {label: Picks(alt, self.attributes) for label, alt in alternative_picks(cfg).items()}
+        self.alternative_weights: Dict[str, Dict[str, List[np.ndarray]]] = {label: {} for label in self.alternatives}
+        missing = [label for label, picks in self.alternatives.items() if picks.needs_heldout]
+        if self.heldout is None and missing:
+            raise ValueError(f"judge_also_pick {', '.join(missing)} but the monitor was given no held-out examples")
         self.history: List[dict] = []
         self.best_weights: Dict[str, List[np.ndarray]] = {}  # network -> weights at its side's best check
         self.stopped_early = False
@@ -158,10 +171,25 @@ class JudgeMonitor(keras.callbacks.Callback):
                 if key != "step":
                     tf.summary.scalar(f"judge/{key}", value)
         taken, improved = self.picks.record(result)
+        snapshot: Dict[str, List[np.ndarray]] = {}  # network -> this check's weights, read once for every pick
+
+        def weights(side: str) -> Dict[str, List[np.ndarray]]:
+            for name in SIDES[side]:
+                if name not in snapshot:
+                    snapshot[name] = getattr(self.model, name).get_weights()
+            return {name: snapshot[name] for name in SIDES[side]}
+
         if self.cfg.restore_best:
             for side in taken:
-                self.best_weights.update({name: getattr(self.model, name).get_weights() for name in SIDES[side]})
+                self.best_weights.update(weights(side))
         log.info("%s", self.picks.log_line(result, improved))
+        for label, picks in self.alternatives.items():
+            alternative_taken, _ = picks.record(result)
+            for side in alternative_taken:
+                self.alternative_weights[label].update(weights(side))
+            if set(alternative_taken) != set(taken):
+                log.info("judge at step %d: the alternative pick %s takes %s (the run's own: %s)", self.step, label,
+                         " and ".join(alternative_taken) or "neither side", " and ".join(taken) or "neither side")
         return result
 
     # -- Keras hooks ---------------------------------------------------------------------------------
@@ -199,17 +227,20 @@ class JudgeMonitor(keras.callbacks.Callback):
     def restored_best(self) -> bool:
         return bool(self.restored)
 
-    def finish(self) -> dict:
+    def finish(self, before_restore: Optional[Callable[[], None]] = None) -> dict:
         """After training: a last check if the last step was not checked, then each side's best weights back if
-        they beat its final ones. Returns what the training summary records."""
+        they beat its final ones. `before_restore` is called (e.g. to checkpoint the last weights) after that check
+        and before the first side is put back, and only if one is. Returns what the training summary records."""
         if self.model is not None and (not self.history or self.history[-1]["step"] != self.step):
             self.check()
         last = self.history[-1] if self.history else None
-        for side, names in SIDES.items():
-            best = self.best.get(side)
-            if not self.cfg.restore_best or best is None or best is last:
-                continue
-            for name in names:
+        to_restore = [side for side in SIDES
+                      if self.cfg.restore_best and self.best.get(side) is not None and self.best[side] is not last]
+        if to_restore and before_restore is not None:
+            before_restore()
+        for side in to_restore:
+            best = self.best[side]
+            for name in SIDES[side]:
                 getattr(self.model, name).set_weights(self.best_weights[name])
             self.restored[side] = best["step"]
             log.info("Restored the %s side's weights of step %d (score %.3f; last step %d scored %.3f)", side,
@@ -227,4 +258,34 @@ class JudgeMonitor(keras.callbacks.Callback):
             "heldout_per_check": int(len(self.heldout["z"])) if self.heldout is not None else 0,
             "pick_fid": self.fid_key,
             "pick_edit": self.edit_key,
+            "alternatives": {label: {"best": {side: best["step"] for side, best in picks.best.items()},
+                                     "differs": self.differing_sides(label)}
+                             for label, picks in self.alternatives.items()},
         }
+
+    # -- alternative picks (after finish) ------------------------------------------------------------
+    def exported_step(self, side: str) -> Optional[int]:
+        """The check whose weights the side exports: its restored pick, else the last check."""
+        if side in self.restored:
+            return self.restored[side]
+        return self.history[-1]["step"] if self.history else None
+
+    def differing_sides(self, label: str) -> List[str]:
+        """The sides whose pick under alternative `label` is another check than the one exported."""
+        picks = self.alternatives[label]
+        return [side for side in SIDE_NAMES
+                if side in picks.best and picks.best[side]["step"] != self.exported_step(side)]
+
+    @contextlib.contextmanager
+    def alternative_in_place(self, label: str):
+        """With the networks holding what alternative `label` would have exported (its picks on the sides where
+        they differ, the exported weights elsewhere); the exported weights are back afterwards."""
+        exported = {name: getattr(self.model, name).get_weights() for side in SIDES for name in SIDES[side]}
+        try:
+            for side in self.differing_sides(label):
+                for name in SIDES[side]:
+                    getattr(self.model, name).set_weights(self.alternative_weights[label][name])
+            yield
+        finally:
+            for name, values in exported.items():
+                getattr(self.model, name).set_weights(values)

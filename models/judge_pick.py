@@ -13,6 +13,9 @@ the pipeline's Trainer does:
   counted only once the editor trains (after `editor_from_step`);
 - a side gains on a new pick or a score above its best by `early_stop_min_delta`; `early_stop_patience` checks
   without a gain on either side stop training (not before `early_stop_min_steps`).
+- alternative picks (`judge_also_pick`, `alternative_picks`): each entry changes one of the pick settings above and
+  follows the same checks beside the run's own pick, so that one run keeps the weights that either rule picks (the
+  TF monitor writes each alternative's picks as a checkpoint; early stop follows the run's own settings only).
 Both monitors also draw their edit sets here (`edit_set`: one attribute of each source image changed to another
 value drawn with the pool's frequencies) and put each check's figures together (`control_accuracies`, `fidelity`,
 `edit_success`, `complete_check`, `Picks.log_line`), so a check reads the same in both logs.
@@ -33,6 +36,36 @@ PICK_EDIT_SETS = ("train", "heldout", "all")
 EDIT_KEYS = {"train": "edit_success", "heldout": "edit_success_heldout", "all": "edit_success_all"}
 assert sorted(EDIT_KEYS) == sorted(PICK_EDIT_SETS)
 SIDE_NAMES = ("generator", "editor")
+# the settings an alternative pick (ModelConfig.judge_also_pick) may change
+ALTERNATIVE_SETTINGS = ("judge_control_tolerance", "judge_fid_min_gain", "judge_pick_fid", "judge_pick_edit")
+
+
+def alternative_picks(cfg: ModelConfig) -> Dict[str, ModelConfig]:
+    """`cfg.judge_also_pick` ("judge_pick_edit=all,judge_control_tolerance=0.04": comma-separated, each entry one
+    alternative that changes one pick setting) -> {"setting=value": the configuration that alternative picks by}.
+    A setting outside ALTERNATIVE_SETTINGS, a value of the wrong type, the run's own value or a repeated entry is
+    refused with the entry named."""
+    alternatives: Dict[str, ModelConfig] = {}
+    for entry in (part.strip() for part in cfg.judge_also_pick.split(",")):
+        if not entry:
+            continue
+        key, sep, text = entry.partition("=")
+        key, text = key.strip(), text.strip()
+        if not sep or key not in ALTERNATIVE_SETTINGS:
+            raise ValueError(f"judge_also_pick entry {entry!r}: expected SETTING=VALUE with SETTING one of "
+                             f"{ALTERNATIVE_SETTINGS}")
+        current = getattr(cfg, key)
+        try:
+            value = type(current)(text)
+        except ValueError:
+            raise ValueError(f"judge_also_pick entry {entry!r}: {key} takes a {type(current).__name__}") from None
+        if value == current:
+            raise ValueError(f"judge_also_pick entry {entry!r} is the run's own {key}: it would pick the same checks")
+        label = f"{key}={value}"
+        if label in alternatives:
+            raise ValueError(f"judge_also_pick names {label} twice")
+        alternatives[label] = cfg.replace(**{key: value}, judge_also_pick="")
+    return alternatives
 
 
 def side_score(side: str, result: dict, attributes, edit_key: str = "edit_success") -> float:

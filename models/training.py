@@ -27,7 +27,7 @@ from models import precision
 from models.config import ModelConfig
 from models.editor_watch import EditorIdentityWatch
 from models.export import export_saved_model, read_vocabulary
-from models.judge_pick import PICK_EDIT_SETS, PICK_FID_KEYS
+from models.judge_pick import PICK_EDIT_SETS, PICK_FID_KEYS, alternative_picks
 from models.onednn import cpu_vector_extensions, describe_cpu, onednn_enabled
 from models.ordered_sums import ordered_gradient_sums
 
@@ -90,6 +90,14 @@ def validate_judge_settings(cfg: ModelConfig) -> None:
         raise ValueError(f"judge_pick_edit must be one of {PICK_EDIT_SETS}, got {cfg.judge_pick_edit!r}")
     if cfg.judge_pick_edit != "train" and cfg.judge_holdout <= 0:
         raise ValueError(f"judge_pick_edit={cfg.judge_pick_edit!r} needs held-out records: set judge_holdout > 0")
+    alternatives = alternative_picks(cfg)
+    if alternatives and not cfg.restore_best:
+        raise ValueError("judge_also_pick keeps each alternative's picked weights, which needs restore_best=True")
+    for label, alternative in alternatives.items():
+        try:
+            validate_judge_settings(alternative)
+        except ValueError as error:
+            raise ValueError(f"judge_also_pick {label}: {error}") from None
 
 
 def make_dataset(patterns, cfg: ModelConfig, batch_size: int, training: bool, augment=None,
@@ -508,7 +516,7 @@ def train(
         with ordered_gradient_sums(cfg.ordered_gradient_sums):
             gan.fit(dataset, steps_per_epoch=remaining, epochs=1, verbose=0, callbacks=callbacks)
         if monitor:
-            judge_summary = monitor.finish()
+            judge_summary = finish_judge_monitor(monitor, gan, checkpoints, progress.step)
             if monitor.restored_best:  # the newest checkpoint and the last grid show what will be exported
                 checkpoints.save(gan, progress.step)
                 progress.write_samples()
@@ -540,6 +548,43 @@ def train(
     }
     if serving_dir:
         export(gan, cfg, vocabulary_files, serving_dir, summary)
+    return summary
+
+
+UNPICKED_DIR = "unpicked"  # under checkpoints/: the last weights of a run whose judge monitor put picks back
+PICKED_BY_DIR = "picked_by"  # under checkpoints/: <setting>-<value>/step-N, what an alternative pick would export
+
+
+def finish_judge_monitor(monitor, gan, checkpoints: Checkpoints, step: int) -> dict:
+    """The monitor's last check and picks (`JudgeMonitor.finish`). Before a pick is put back the last weights are
+    checkpointed under checkpoints/unpicked, and each alternative pick (model.judge_also_pick) that differs from
+    the run's own under checkpoints/picked_by: step-numbered like the periodic checkpoints, outside their folder
+    (a resume never reads them), so `bench/train_quality.py --checkpoint` scores each. Their folders, relative to
+    checkpoints/, go into the summary."""
+    kept = {}
+
+    def keep_last_weights():
+        Checkpoints(os.path.join(checkpoints.directory, UNPICKED_DIR), keep=1).save(gan, step)
+        kept["unpicked"] = f"{UNPICKED_DIR}/step-{step:08d}"
+
+    summary = monitor.finish(before_restore=keep_last_weights)
+    summary["unpicked_checkpoint"] = kept.get("unpicked")
+    if kept:
+        log.info("Kept the last weights (step %d) beside the picks in %s", step,
+                 os.path.join(checkpoints.directory, kept["unpicked"]))
+    for label, alternative in summary["alternatives"].items():
+        alternative["checkpoint"] = None
+        if not alternative["differs"]:
+            log.info("The alternative pick %s picks what the run exports (%s)", label, alternative["best"])
+            continue
+        folder = os.path.join(PICKED_BY_DIR, label.replace("=", "-"))
+        with monitor.alternative_in_place(label):
+            Checkpoints(os.path.join(checkpoints.directory, folder), keep=1).save(gan, step)
+        alternative["checkpoint"] = f"{folder}/step-{step:08d}"
+        log.info("The alternative pick %s would export the %s of step(s) %s instead: kept in %s", label,
+                 " and ".join(alternative["differs"]),
+                 ", ".join(str(alternative["best"][side]) for side in alternative["differs"]),
+                 os.path.join(checkpoints.directory, alternative["checkpoint"]))
     return summary
 
 

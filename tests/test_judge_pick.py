@@ -82,3 +82,43 @@ def test_edit_sets_change_one_attribute_to_another_value_and_score_the_target():
     requested = {"articleType": np.array([0, 1, 2, 0]), "baseColour": np.array([0, 1, 2, 3])}
     assert control_accuracies(judged, requested, ATTRS) == {"articleType_control_accuracy": 0.75,
                                                             "baseColour_control_accuracy": 0.25}
+
+
+def test_alternative_picks_each_change_one_pick_setting():
+    from models.judge_pick import alternative_picks
+
+    cfg = ModelConfig(judge_holdout=0.04, judge_also_pick=" judge_pick_edit=all , judge_control_tolerance=0.04,")
+    alternatives = alternative_picks(cfg)
+    assert list(alternatives) == ["judge_pick_edit=all", "judge_control_tolerance=0.04"]
+    assert alternatives["judge_pick_edit=all"] == cfg.replace(judge_pick_edit="all", judge_also_pick="")
+    assert alternatives["judge_control_tolerance=0.04"].judge_control_tolerance == 0.04
+    assert alternative_picks(ModelConfig()) == {}
+
+
+@pytest.mark.parametrize("entry, message", [
+    ("judge_pick_edit", "SETTING=VALUE"),
+    ("early_stop_patience=3", "SETTING=VALUE"),  # not a pick setting: early stop follows the run's own
+    ("judge_control_tolerance=wide", "takes a float"),
+    ("judge_pick_edit=train", "the run's own judge_pick_edit"),
+    ("judge_pick_edit=all,judge_pick_edit=all", "twice"),
+])
+def test_bad_alternative_picks_are_refused_with_the_entry_named(entry, message):
+    from models.judge_pick import alternative_picks
+
+    with pytest.raises(ValueError, match=message):
+        alternative_picks(ModelConfig(judge_also_pick=entry))
+
+
+def test_an_alternative_pick_follows_the_same_checks_to_its_own_pick():
+    """Session 49's seed 3 in miniature: the training-image edits tie from step 2 on and keep step 2; the pooled
+    edits (the alternative) rise to step 4."""
+    from models.judge_pick import alternative_picks
+
+    cfg = ModelConfig(judge_holdout=0.04, judge_also_pick="judge_pick_edit=all")
+    own, alternative = Picks(cfg, ATTRS), Picks(alternative_picks(cfg)["judge_pick_edit=all"], ATTRS)
+    for step, (train, pooled) in {1: (0.70, 0.70), 2: (0.81, 0.80), 3: (0.81, 0.82), 4: (0.81, 0.84)}.items():
+        check = _check(step, 0.8, 5.0, edit=train, edit_success_all=pooled)
+        own.record(check)
+        alternative.record(check)
+    assert own.best["editor"]["step"] == 2 and alternative.best["editor"]["step"] == 4
+    assert own.best["generator"]["step"] == alternative.best["generator"]["step"] == 1

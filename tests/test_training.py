@@ -367,6 +367,9 @@ def test_held_out_records_are_a_fixed_disjoint_part_of_the_training_files(transf
     ({"judge_holdout": 0.5}, r"\[0, 0.5\)"),
     ({"judge_pick_edit": "heldout"}, "judge_holdout > 0"),
     ({"judge_pick_edit": "eval", "judge_holdout": 0.25}, "judge_pick_edit must be one of"),
+    ({"judge_also_pick": "judge_pick_edit=all"}, "judge_also_pick judge_pick_edit=all: .*judge_holdout > 0"),
+    ({"judge_also_pick": "judge_pick_edit=all", "judge_holdout": 0.25, "restore_best": False}, "restore_best=True"),
+    ({"judge_also_pick": "judge_fid_min_gain=some"}, "takes a float"),
 ])
 def test_bad_holdout_settings_are_refused_before_training(transformed, tmp_path, changes, message):
     path, files = transformed
@@ -396,9 +399,9 @@ def test_judge_monitor_scores_fidelity_on_held_out_records(transformed, judge_di
         assert check["edit_success_all"] == pytest.approx(pooled)
 
 
-def _run_scripted_checks(transformed, judge_dir, cfg, scores):
+def _run_scripted_checks(transformed, judge_dir, cfg, scores, before_check=None):
     """A held-out judge monitor whose checks return `scores[step]` (plus control 0.8 per attribute) at steps 1..n,
-    checked in order; returns the monitor."""
+    checked in order (after `before_check(monitor)` if given); returns the monitor."""
     from models.export import read_vocabulary
     from models.judge_monitor import JudgeMonitor, fixed_examples
     from models.training import build_gan
@@ -416,6 +419,8 @@ def _run_scripted_checks(transformed, judge_dir, cfg, scores):
     monitor.set_model(build_gan(cfg, sizes))
     for step in sorted(scores):
         monitor.step = step
+        if before_check:
+            before_check(monitor)
         monitor.check()
     return monitor
 
@@ -451,6 +456,84 @@ def test_editor_pick_waits_for_the_editor_to_train(transformed, judge_dir):
                      "edit_success_all": e} for step, e in edits.items()}
     monitor = _run_scripted_checks(transformed, judge_dir, cfg, scores)
     assert monitor.best["editor"]["step"] == 4 and monitor.best["generator"]["step"] == 1
+
+
+def test_one_run_keeps_its_last_weights_and_an_alternative_picks_weights_as_checkpoints(transformed, judge_dir,
+                                                                                         tmp_path):
+    """Scripted scores on real networks: the run's own pick (training-image edits) keeps the editor of step 2, the
+    alternative (judge_pick_edit=all, pooled edits) the editor of step 3, and step 4 is the last. The export holds
+    the run's own picks; checkpoints/unpicked holds step 4's weights and checkpoints/picked_by the alternative's
+    editor beside the same generator side, each loadable as a checkpoint of its own."""
+    from models.judge_monitor import SIDES
+    from models.training import Checkpoints, finish_judge_monitor, load_networks
+
+    cfg = CFG.replace(judge_every=1, judge_samples=8, judge_holdout=0.25, judge_also_pick="judge_pick_edit=all",
+                      early_stop_min_delta=0.0)
+    scripted = {1: (0.4, 0.4), 2: (0.8, 0.5), 3: (0.7, 0.9), 4: (0.3, 0.3)}  # step -> (edit_success, pooled)
+    scores = {step: {"fid": 5.0, "edit_success": train, "edit_success_heldout": pooled, "edit_success_all": pooled}
+              for step, (train, pooled) in scripted.items()}
+    seen = {}
+
+    def move(monitor):  # every network moves before each check, as training would
+        for name in NETWORKS:
+            network = getattr(monitor.model, name)
+            network.set_weights([w + 0.01 for w in network.get_weights()])
+        seen[monitor.step] = {name: getattr(monitor.model, name).get_weights() for name in NETWORKS}
+
+    monitor = _run_scripted_checks(transformed, judge_dir, cfg, scores, before_check=move)
+    checkpoints = Checkpoints(str(tmp_path / "checkpoints"))
+    summary = finish_judge_monitor(monitor, monitor.model, checkpoints, 4)
+    assert summary["best"] == {"generator": 1, "editor": 2}
+    assert summary["unpicked_checkpoint"] == "unpicked/step-00000004"
+    alternative = summary["alternatives"]["judge_pick_edit=all"]
+    assert alternative == {"best": {"generator": 1, "editor": 3}, "differs": ["editor"],
+                           "checkpoint": "picked_by/judge_pick_edit-all/step-00000004"}
+    assert checkpoints.steps() == []  # neither is a resume point
+
+    def holds(gan, expected):  # network -> the step whose weights it must hold
+        return all(all(np.array_equal(a, b) for a, b in zip(getattr(gan, name).get_weights(), seen[step][name]))
+                   for name, step in expected.items())
+
+    generator_side = {name: 1 for name in SIDES["generator"]}
+    assert holds(monitor.model, {**generator_side, **{name: 2 for name in SIDES["editor"]}})  # the export's
+    from models.export import read_vocabulary
+    from models.training import build_gan
+
+    path, files = transformed
+    for folder, expected in (("unpicked", {name: 4 for name in NETWORKS}),
+                             ("picked_by/judge_pick_edit-all", {**generator_side,
+                                                                **{name: 3 for name in SIDES["editor"]}})):
+        gan = build_gan(cfg, {a: len(read_vocabulary(files[a])) for a in ATTRS})
+        assert sorted(load_networks(gan, str(tmp_path / "checkpoints" / folder / "step-00000004"))) == sorted(NETWORKS)
+        assert holds(gan, expected), folder
+
+
+def test_a_trained_run_writes_what_its_alternative_pick_would_export(transformed, judge_dir, tmp_path):
+    """The real monitor on a real 4-step run, with settings that fix the picks whatever the scores: the run's own
+    (no tolerance, a gain of 2 needed) keeps check 1 on both sides; the alternative (a tolerance of 1, so every
+    check ties, and any FID counts as closer) moves the generator side to the last check. Its checkpoint holds the
+    last generator side beside the exported editor side; checkpoints/unpicked holds the last weights."""
+    path, files = transformed
+    cfg = CFG.replace(train_steps=4, judge_every=1, judge_samples=16, judge_control_tolerance=0.0,
+                      judge_fid_min_gain=-1000.0, early_stop_min_delta=2.0,
+                      judge_also_pick="judge_control_tolerance=1.0")
+    export = tmp_path / "export"
+    summary = train(cfg, path, files, str(tmp_path / "work"), serving_dir=str(export), judge_model=judge_dir)
+    monitor = summary["judge_monitor"]
+    assert monitor["best"] == {"generator": 1, "editor": 1} and monitor["restored"] == {"generator": 1, "editor": 1}
+    assert monitor["unpicked_checkpoint"] == "unpicked/step-00000004"
+    assert monitor["alternatives"] == {"judge_control_tolerance=1.0": {
+        "best": {"generator": 4, "editor": 1}, "differs": ["generator"],
+        "checkpoint": "picked_by/judge_control_tolerance-1.0/step-00000004"}}
+    checkpoints = tmp_path / "work" / "checkpoints"
+    exported = _weights(export / KERAS_WEIGHTS_DIR)
+    last = _weights(checkpoints / "unpicked" / "step-00000004")
+    alternative = _weights(checkpoints / "picked_by" / "judge_control_tolerance-1.0" / "step-00000004")
+    for key, value in alternative.items():
+        expected = last if key.split("/")[0] in ("generator", "ema_generator", "discriminator") else exported
+        assert np.array_equal(value, expected[key]), key
+    assert any(not np.array_equal(last[key], exported[key]) for key in last)  # step 4 is not step 1
+    assert (checkpoints / "unpicked" / "step-00000004" / "DONE").read_text() == "4"
 
 
 @pytest.mark.skipif(bool(tf.config.list_logical_devices("GPU")), reason="the guard is for machines without a GPU")
