@@ -5,6 +5,8 @@
     python bench/train_quality.py --work-dir RUN --preset cpu-quick --steps 900 --set model.twin_cls_weight=2  # A/B
     python bench/train_quality.py --work-dir RUN --preset cpu-quick --evaluate RUN_SCRATCH/model   # re-score only
     python bench/train_quality.py --work-dir RUN --preset cpu-quick --checkpoint RUN_SCRATCH/train/checkpoints/step-00006000
+    python bench/train_quality.py --work-dir RUN --preset cpu-quick --minutes 60 --score-kept \
+        --set model.judge_also_pick=judge_pick_edit=all   # also score the last weights and the alternative pick
 
 The data side (ExampleGen -> Transform, and the judge trained on real images) comes from a pipeline run: with
 `--work-dir` the latest Transform output and JudgeTrainer model under that run's pipeline root; with `--catalog`
@@ -18,6 +20,10 @@ colour-jitter baseline). Writes JSON (default bench/results/train_quality_<prese
 model's own summary), e.g. after the evaluator changed. `--checkpoint` exports one periodic checkpoint of a run
 (a `step-NNNNNNNN` folder of its `train/checkpoints`) and scores it: what that run would have exported at that step
 without the judge's pick (pass the run's `--set` overrides; the checkpoint is copied, never changed).
+`--score-kept` then scores, the same way, each checkpoint the Trainer kept beside its pick (see
+models.training.finish_judge_monitor): the last weights, when a pick was put back, and what each alternative pick
+(`model.judge_also_pick`) would have exported, where it differs. Each gets its own JSON beside the run's
+(`<output>_unpicked.json`, `<output>_picked_by_<setting>-<value>.json`) and its own scratch folder.
 """
 import argparse
 import glob
@@ -63,6 +69,18 @@ def _checkpoint_step(parser, path: str) -> int:
     return int(name[len("step-"):])
 
 
+def kept_checkpoints(monitor: dict) -> dict:
+    """{name: folder relative to the run's train/checkpoints} of what the Trainer kept beside its pick: "unpicked"
+    (the last weights) and "picked_by_<setting>-<value>" (an alternative pick that differs from the export)."""
+    kept = {}
+    if (monitor or {}).get("unpicked_checkpoint"):
+        kept["unpicked"] = monitor["unpicked_checkpoint"]
+    for label, alternative in ((monitor or {}).get("alternatives") or {}).items():
+        if alternative.get("checkpoint"):
+            kept[f"picked_by_{label.replace('=', '-')}"] = alternative["checkpoint"]
+    return kept
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     source = parser.add_mutually_exclusive_group(required=True)
@@ -81,7 +99,13 @@ def main(argv=None) -> int:
     parser.add_argument("--checkpoint", metavar="CHECKPOINT_DIR",
                         help="no training: export this checkpoint (a run's train/checkpoints/step-NNNNNNNN, with the "
                              "run's --set overrides and --work-dir) and score it")
+    parser.add_argument("--score-kept", action="store_true",
+                        help="after training, also score the last weights and each alternative pick's checkpoint "
+                             "(model.judge_also_pick) that the Trainer kept beside its pick, each into its own JSON")
     args = parser.parse_args(argv)
+    if args.score_kept and (args.evaluate or args.checkpoint):
+        parser.error("--score-kept scores what a training run kept beside its pick: it needs a run, not --evaluate "
+                     "or --checkpoint")
     if (args.evaluate or args.checkpoint) and not args.work_dir:
         parser.error("--evaluate and --checkpoint need --work-dir: the run whose data and judge trained and score "
                      "the model")
@@ -170,6 +194,19 @@ def main(argv=None) -> int:
     for name in sorted(metrics):
         print(f"  {name:40s} {metrics[name]['value']:.4f}")
     print(f"wrote {out}; report: {result['report']}")
+    if args.score_kept:
+        kept = kept_checkpoints(report["judge_monitor"])
+        if not kept:
+            print("[bench] --score-kept: the run exported its last weights and no alternative differs; nothing else "
+                  "to score", flush=True)
+        work_dir = args.work_dir or os.path.join(args.scratch, "pipeline")
+        for name, folder in kept.items():
+            print(f"[bench] scoring the kept checkpoint {name} ({folder})", flush=True)
+            main(["--work-dir", work_dir, "--preset", args.preset,
+                  *[arg for item in args.set or [] for arg in ("--set", item)],
+                  "--checkpoint", os.path.join(args.scratch, "train", "checkpoints", folder),
+                  "--scratch", f"{args.scratch.rstrip(os.sep)}_{name}",
+                  "--output", str(out.with_name(f"{out.stem}_{name}.json"))])
     return 0
 
 

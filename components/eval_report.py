@@ -226,7 +226,8 @@ def _training_html(training: Optional[dict]) -> str:
            monitor else "")
     parts.append(f" Judge checks every {history[1]['step'] - history[0]['step'] if len(history) > 1 else '?'} "
                  f"steps on {monitor.get('samples_per_check', '?')} generated images{held} and "
-                 f"{monitor.get('edits_per_check', '?')} edits{held_edits}; {exported}.{tie}{edit_pick}</p>")
+                 f"{monitor.get('edits_per_check', '?')} edits{held_edits}; {exported}.{tie}{edit_pick}"
+                 f"{_kept_html(monitor)}</p>")
     parts.append(training_curves_html(history, best, warmup))
     columns = [k for k in history[0] if k not in ("step", "judge_score")] + ["judge_score"]
     header = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
@@ -241,6 +242,23 @@ def _training_html(training: Optional[dict]) -> str:
         rows.append(f"<tr{mark}><td class='name'>{check['step']}{label}</td>{cells}</tr>")
     parts.append(f"<table><tr><th class='name'>step</th>{header}</tr>{''.join(rows)}</table>")
     return "".join(parts) + _editor_watch_html(training)
+
+
+def _kept_html(monitor: dict) -> str:
+    """What the Trainer kept beside its picks (models/training.py: finish_judge_monitor): the last weights, and what
+    each alternative pick rule (model.judge_also_pick) would have exported."""
+    parts = []
+    if monitor.get("unpicked_checkpoint"):
+        parts.append(f" The last weights were kept in checkpoints/{html.escape(monitor['unpicked_checkpoint'])}.")
+    for label, alternative in (monitor.get("alternatives") or {}).items():
+        if alternative.get("differs"):
+            picked = " and ".join(f"the {side}'s weights of step {alternative['best'][side]}"
+                                  for side in alternative["differs"])
+            parts.append(f" Picking by {html.escape(label)} would have exported {picked} (kept in "
+                         f"checkpoints/{html.escape(alternative.get('checkpoint') or '?')}).")
+        else:
+            parts.append(f" Picking by {html.escape(label)} would have exported the same weights.")
+    return "".join(parts)
 
 
 def _editor_watch_html(training: dict) -> str:

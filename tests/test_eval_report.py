@@ -133,6 +133,20 @@ def test_report_shows_how_the_model_trained_and_the_judge_checks(tmp_path):
                                          training=training), encoding="utf-8").read()
     assert "one edit of each held-out record" in page and "both edit sets pooled" in page
     assert "identity collapse" not in page  # the editor edited throughout
+    assert "were kept in" not in page and "Picking by" not in page  # nothing kept beside the picks
+    # the last weights and an alternative pick kept beside the picks (session 50), one alternative the same
+    training["judge_monitor"].update(unpicked_checkpoint="unpicked/step-00000300", alternatives={
+        "judge_pick_edit=all": {"best": {"generator": 200, "editor": 100}, "differs": ["editor"],
+                                "checkpoint": "picked_by/judge_pick_edit-all/step-00000300"},
+        "judge_control_tolerance=0.04": {"best": {"generator": 200, "editor": 300}, "differs": [],
+                                         "checkpoint": None}})
+    page = open(eval_report.write_report(str(tmp_path / "kept"), METRICS, THRESHOLDS, None, True, [], {}, {},
+                                         training=training), encoding="utf-8").read()
+    assert "The last weights were kept in checkpoints/unpicked/step-00000300." in page
+    assert ("Picking by judge_pick_edit=all would have exported the editor's weights of step 100 (kept in "
+            "checkpoints/picked_by/judge_pick_edit-all/step-00000300).") in page
+    assert "Picking by judge_control_tolerance=0.04 would have exported the same weights." in page
+    del training["judge_monitor"]["unpicked_checkpoint"], training["judge_monitor"]["alternatives"]
     # an editor whose keep-mask saturated for a while gets a warning paragraph with the steps
     training["editor_watch"] = {"identity_steps": 800, "identity_stretches": [[101, 900]], "collapsed_at_end": False}
     page = open(eval_report.write_report(str(tmp_path / "collapsed"), METRICS, THRESHOLDS, None, True, [], {}, {},

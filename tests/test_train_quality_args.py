@@ -32,3 +32,19 @@ def test_checkpoint_step_reads_the_folder_name(tmp_path):
     folder.mkdir()
     (folder / "DONE").write_text("6000")
     assert train_quality._checkpoint_step(argparse.ArgumentParser(), str(folder)) == 6000
+
+
+def test_score_kept_needs_a_training_run(tmp_path, capsys):
+    assert "needs a run" in _refused(["--work-dir", str(tmp_path), "--evaluate", "m", "--score-kept"], capsys)
+
+
+def test_kept_checkpoints_are_named_for_their_output_files():
+    monitor = {"unpicked_checkpoint": "unpicked/step-00007000", "alternatives": {
+        "judge_pick_edit=all": {"best": {"editor": 6900}, "differs": ["editor"],
+                                "checkpoint": "picked_by/judge_pick_edit-all/step-00007000"},
+        "judge_control_tolerance=0.04": {"best": {"generator": 5800}, "differs": [], "checkpoint": None}}}
+    assert train_quality.kept_checkpoints(monitor) == {
+        "unpicked": "unpicked/step-00007000",
+        "picked_by_judge_pick_edit-all": "picked_by/judge_pick_edit-all/step-00007000"}
+    # results written before session 50 (no kept checkpoints), and runs without the judge monitor
+    assert train_quality.kept_checkpoints({"best": {"editor": 10}}) == {} and train_quality.kept_checkpoints(None) == {}
