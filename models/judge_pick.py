@@ -55,10 +55,11 @@ def alternative_picks(cfg: ModelConfig) -> Dict[str, ModelConfig]:
             raise ValueError(f"judge_also_pick entry {entry!r}: expected SETTING=VALUE with SETTING one of "
                              f"{ALTERNATIVE_SETTINGS}")
         current = getattr(cfg, key)
+        kind = type(getattr(ModelConfig, key))  # the field's default's type: `--set key=0` may have made it an int
         try:
-            value = type(current)(text)
+            value = kind(text)
         except ValueError:
-            raise ValueError(f"judge_also_pick entry {entry!r}: {key} takes a {type(current).__name__}") from None
+            raise ValueError(f"judge_also_pick entry {entry!r}: {key} takes a {kind.__name__}") from None
         if value == current:
             raise ValueError(f"judge_also_pick entry {entry!r} is the run's own {key}: it would pick the same checks")
         label = f"{key}={value}"

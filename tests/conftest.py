@@ -23,7 +23,7 @@ prefer_onednn()  # the tests run the CPU kernels that `vitrine` runs (models/one
 # module's order (v2 pushed by the test before it).
 TINY_RUN_GROUP = "tiny_run"
 TINY_RUN_MODULES = (  # the only users of the `tiny_run` fixture
-    "test_e2e_pipeline.py", "test_evaluator_gate.py", "test_jax_training.py",
+    "test_e2e_pipeline.py", "test_evaluator_gate.py", "test_jax_training.py", "test_score_kept.py",
 )
 ONE_WORKER_MODULES = (  # module-scoped pipeline runs or servers: set up once, not once per worker
     "test_retraining.py", "test_serving_batching.py", "test_serving_grpc.py", "test_serving_tls_rest.py",

@@ -93,6 +93,10 @@ def test_alternative_picks_each_change_one_pick_setting():
     assert alternatives["judge_pick_edit=all"] == cfg.replace(judge_pick_edit="all", judge_also_pick="")
     assert alternatives["judge_control_tolerance=0.04"].judge_control_tolerance == 0.04
     assert alternative_picks(ModelConfig()) == {}
+    # a run whose own setting came from `--set model.judge_control_tolerance=0` holds an int: the alternative's
+    # value is read as the field's type all the same
+    zero = ModelConfig(judge_control_tolerance=0, judge_also_pick="judge_control_tolerance=1.0")
+    assert list(alternative_picks(zero)) == ["judge_control_tolerance=1.0"]
 
 
 @pytest.mark.parametrize("entry, message", [
