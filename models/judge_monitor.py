@@ -36,9 +36,10 @@ after that many checks in which neither side gained (a pick, or control up by `e
 or at its last step.
 
 Alternative picks (cfg.judge_also_pick, see models.judge_pick.alternative_picks) follow the same checks with one
-pick setting changed and keep the weights they pick too. After training, `unpicked` (the last weights, handed to
-`finish`'s `before_restore` before any side is put back) and `alternative_in_place` let the Trainer write both as
-checkpoints, so that one run scores its own pick, the last weights and each alternative's pick.
+pick setting changed and keep the weights they pick too. After training, `finish`'s `before_restore` hook (called
+before any side is put back, while the networks hold the last weights) and `alternative_in_place` let the Trainer
+write the last weights and each alternative's picks as checkpoints (models/training.py: finish_judge_monitor), so
+that one run scores its own pick, the last weights and each alternative's pick.
 """
 import contextlib
 import logging
