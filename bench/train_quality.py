@@ -77,7 +77,8 @@ def kept_checkpoints(monitor: dict) -> dict:
         kept["unpicked"] = monitor["unpicked_checkpoint"]
     for label, alternative in ((monitor or {}).get("alternatives") or {}).items():
         if alternative.get("checkpoint"):
-            kept[f"picked_by_{label.replace('=', '-')}"] = alternative["checkpoint"]
+            # the Trainer's folder name (picked_by/<setting>-<value>/step-N) names the file
+            kept["picked_by_" + alternative["checkpoint"].split("/")[1]] = alternative["checkpoint"]
     return kept
 
 

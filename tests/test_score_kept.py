@@ -29,6 +29,6 @@ def test_score_kept_scores_the_last_weights_and_the_alternative_pick(tiny_run, t
         assert scored[name]["evaluated_checkpoint"].endswith(folder)
         assert scored[name]["overrides"] == run["overrides"]  # the run's own settings
         assert (tmp_path / f"run_{name}" / "evaluation" / "report.html").exists()
-    # three exports of different weights: the evaluator's generated-image figures tell them apart
+    # the pick (generator of check 1) and the last weights (check 3) are different exports: their FIDs differ
     fids = {name: result["metrics"]["fid_judge"]["value"] for name, result in {"pick": run, **scored}.items()}
     assert fids["pick"] != fids["unpicked"], fids
