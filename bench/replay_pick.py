@@ -5,15 +5,17 @@ another tolerance, FID gain or edit set without training again.
     python bench/replay_pick.py RUN.json --set model.judge_control_tolerance=0.01 --set model.judge_fid_min_gain=0.1
 
 Reads a train_quality result's `judge_monitor.history` (every check's figures), builds the run's ModelConfig (its
-preset with the overrides the result records, then `--set`) and feeds the checks, in order, through
-models/judge_pick.py `Picks`: the rules the Trainer's monitor and the JAX trainer's apply during training. Early stop
-is replayed too: where it would have stopped, the later checks are never read. Prints each side's recorded pick and
-the replayed one with their check figures, as Markdown; `--output` also writes them as JSON.
+preset with the overrides the result records, its own warm-up and pick settings where it records them, then
+`--set`) and feeds the checks, in order, through models/judge_pick.py `Picks`: the rules the Trainer's monitor and
+the JAX trainer's apply during training. Early stop is replayed too: where it would have stopped, the later checks
+are never read. Prints each side's recorded pick and the replayed one with their check figures, as Markdown;
+`--output` also writes them as JSON.
 
-The replay reads the monitor's check figures (cpu-quick: 256 generated images per check), not the evaluator's: a new pick is a check
-whose weights the run did not keep, and what the evaluator reads of them takes the run again (or, for the last
-checkpoints a run keeps, `bench/train_quality.py --checkpoint`). Rules change the picks of runs recorded under older
-code: the replay applies today's. No TensorFlow.
+The replay reads the monitor's check figures (cpu-quick: 256 generated images per check), not the evaluator's: a
+new pick is a check whose weights the run did not keep, and what the evaluator reads of them takes the run again
+(or, for the checkpoints a run keeps, `bench/train_quality.py --checkpoint`). Where a rule itself changed since a
+run was recorded (how a setting is applied, e.g. session 42's tolerance), the replay applies today's rule to the
+run's settings. No TensorFlow.
 """
 import argparse
 import json
@@ -26,7 +28,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench.compare_runs import editor_from_step  # noqa: E402
-from models.judge_pick import SIDE_NAMES, Picks  # noqa: E402
+from models.judge_pick import EDIT_KEYS, PICK_FID_KEYS, SIDE_NAMES, Picks  # noqa: E402
 from pipeline.cli import _parse_overrides  # noqa: E402
 from pipeline.presets import get_preset  # noqa: E402
 
@@ -37,6 +39,19 @@ SHOWN = ("articleType_control_accuracy", "baseColour_control_accuracy", "fid", "
          "edit_success_heldout")
 
 
+def recorded_pick_settings(result: dict) -> Dict[str, str]:
+    """The edit set and FID a run's monitor picked by, as `--set` overrides, read from the keys its result records
+    (`judge_monitor.pick_edit` / `pick_fid`). A result without them ran before they were recorded: its editor was
+    picked on the training images' edits, every preset's rule until session 51; its FID is left to the preset."""
+    monitor = result.get("judge_monitor") or {}
+    by_key = {key: name for name, key in EDIT_KEYS.items()}
+    settings = {"model.judge_pick_edit": by_key.get(monitor.get("pick_edit"), "train")}
+    fid = {key: name for name, key in PICK_FID_KEYS.items()}.get(monitor.get("pick_fid"))
+    if fid:
+        settings["model.judge_pick_fid"] = fid
+    return settings
+
+
 def replay(result: dict, extra: Optional[Dict[str, object]] = None) -> dict:
     """-> {"config": the pick settings used, "recorded": side -> step, "replayed": side -> step,
     "stopped_at": the step early stop would have ended training at (None: it would not), "checks": step -> figures}.
@@ -45,8 +60,10 @@ def replay(result: dict, extra: Optional[Dict[str, object]] = None) -> dict:
     if not history:
         raise ValueError("the result has no judge_monitor history: the run was trained without the judge monitor "
                          "(model.judge_every = 0) or is not a train_quality result")
-    # the run's own warm-up, not today's preset default (cpu-quick's changed in session 47)
-    overrides = {**(result.get("overrides") or {}), "model.editor_from_step": editor_from_step(result), **(extra or {})}
+    # the run's own warm-up and pick settings, not today's preset defaults (cpu-quick's warm-up changed in session
+    # 47, its editor's edit set in session 51)
+    overrides = {**(result.get("overrides") or {}), "model.editor_from_step": editor_from_step(result),
+                 **recorded_pick_settings(result), **(extra or {})}
     cfg = get_preset(result["preset"], overrides).model
     attributes = [key[:-len("_control_accuracy")] for key in history[0] if key.endswith("_control_accuracy")]
     picks = Picks(cfg, attributes)

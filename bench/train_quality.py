@@ -6,7 +6,7 @@
     python bench/train_quality.py --work-dir RUN --preset cpu-quick --evaluate RUN_SCRATCH/model   # re-score only
     python bench/train_quality.py --work-dir RUN --preset cpu-quick --checkpoint RUN_SCRATCH/train/checkpoints/step-00006000
     python bench/train_quality.py --work-dir RUN --preset cpu-quick --minutes 60 --score-kept \
-        --set model.judge_also_pick=judge_pick_edit=all   # also score the last weights and the alternative pick
+        --set model.judge_also_pick=judge_pick_edit=train   # also score the last weights and the old editor pick
 
 The data side (ExampleGen -> Transform, and the judge trained on real images) comes from a pipeline run: with
 `--work-dir` the latest Transform output and JudgeTrainer model under that run's pipeline root; with `--catalog`

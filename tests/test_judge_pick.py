@@ -126,3 +126,23 @@ def test_an_alternative_pick_follows_the_same_checks_to_its_own_pick():
         alternative.record(check)
     assert own.best["editor"]["step"] == 2 and alternative.best["editor"]["step"] == 4
     assert own.best["generator"]["step"] == alternative.best["generator"]["step"] == 1
+
+
+@pytest.mark.parametrize("preset", ["cpu-quick", "gpu", "gpu-large"])
+def test_the_shipped_presets_pick_the_editor_by_its_pooled_edits(preset):
+    """Session 51: cpu-quick and the gpu presets score the editor's checks on the training images' and the held-out
+    records' edits pooled. The preset validates as the Trainer validates it, its editor side reads
+    `edit_success_all`, and the old rule stays one `judge_also_pick` entry away (and `all` is refused there as the
+    run's own)."""
+    from models.judge_pick import alternative_picks
+    from models.training import validate_judge_settings
+    from pipeline.presets import get_preset
+
+    cfg = get_preset(preset).model
+    validate_judge_settings(cfg)
+    assert Picks(cfg, ATTRS).edit_key == "edit_success_all"
+    old_rule = cfg.replace(judge_also_pick="judge_pick_edit=train")
+    validate_judge_settings(old_rule)
+    assert Picks(alternative_picks(old_rule)["judge_pick_edit=train"], ATTRS).edit_key == "edit_success"
+    with pytest.raises(ValueError, match="the run's own judge_pick_edit"):
+        alternative_picks(cfg.replace(judge_also_pick="judge_pick_edit=all"))

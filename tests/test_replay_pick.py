@@ -74,3 +74,21 @@ def test_a_replay_reads_the_runs_own_warm_up_not_todays_preset_default():
     assert replayed["config"]["editor_from_step"] == 5300
     assert replayed["replayed"]["editor"] > 5300  # off 5,200: the editor's checks inside the warm-up do not count
     assert editor_from_step({"overrides": {"model.editor_from_step": 600}}) == 600
+
+
+def test_a_replay_picks_the_editor_by_the_runs_own_edit_set_not_todays_preset_default():
+    """cpu-quick picks its editor by the pooled edits since session 51. Session 49's seed-3 hour picked by the
+    training images' edits (step 5,000) and the pooled rule would have picked step 7,000: the replay keeps the run's
+    own rule unless --set asks for another, and a result that records no rule was picked by the training images'."""
+    from bench.replay_pick import recorded_pick_settings
+
+    seed3 = json.loads((RESULTS / "train_quality_cpu-quick_s49_60min_default_seed3.json").read_text())
+    assert seed3["judge_monitor"]["pick_edit"] == "edit_success"
+    own = replay(seed3)
+    assert own["config"]["judge_pick_edit"] == "train" and own["replayed"] == own["recorded"]
+    assert own["recorded"]["editor"] == 5000
+    pooled = replay(seed3, {"model.judge_pick_edit": "all"})
+    assert pooled["replayed"]["editor"] == 7000
+    assert recorded_pick_settings({"judge_monitor": {"pick_edit": "edit_success_all", "pick_fid": "fid"}}) == {
+        "model.judge_pick_edit": "all", "model.judge_pick_fid": "train"}
+    assert recorded_pick_settings({"judge_monitor": {}}) == {"model.judge_pick_edit": "train"}
