@@ -137,7 +137,7 @@ PRESETS: Dict[str, Preset] = {
             judge_holdout=0.04, judge_pick_fid="heldout",
             # The editor's checks are scored on its edits of the training images and of those held-out records pooled
             # (384 per check on the shared catalog, not 128), so fewer ties are decided by chance. Over seven hours
-            # (sessions 47-51) the pooled rule kept the same editor on two, moved seeds 0 and 1's by one and three
+            # (sessions 47-51) the pooled rule kept the same editor on two, moved seeds 0 and 1's by three and one
             # checks (weights gone, unscored), and picked another editor on three whose weights were scored: each read
             # higher, 82.4 % against 79.6 %, 82.0 against 81.5 %, 77.8 against 75.1 % edit success
             # (bench/results/train_quality_cpu-quick_s49_60min_default_seed3_step7000.json,
