@@ -136,13 +136,15 @@ PRESETS: Dict[str, Preset] = {
             # (KID 0.060) (bench/results/train_quality_cpu-quick_s19_*.json).
             judge_holdout=0.04, judge_pick_fid="heldout",
             # The editor's checks are scored on its edits of the training images and of those held-out records pooled
-            # (384 per check on the shared catalog, not 128), so fewer ties are decided by chance. Over seven hours
-            # (sessions 47-51) the pooled rule kept the same editor on two, moved seeds 0 and 1's by three and one
-            # checks (weights gone, unscored), and picked another editor on three whose weights were scored: each read
-            # higher, 82.4 % against 79.6 %, 82.0 against 81.5 %, 77.8 against 75.1 % edit success
+            # (384 per check on the shared catalog, not 128), so fewer ties are decided by chance. Over seven hours and
+            # a half hour (sessions 47-51) the two rules picked the same editor on two, seeds 0 and 1's three and one
+            # checks apart (weights gone, unscored), and other editors on four whose weights were scored: edit success
+            # 82.4 % by the pooled pick against 79.6 % by the old, 82.0 against 81.5, 77.8 against 75.1, and 73.5
+            # against 73.9 (3 edits in 820; mean +1.4 points)
             # (bench/results/train_quality_cpu-quick_s49_60min_default_seed3_step7000.json,
-            # …_s50_60min_alsopick_seed5_picked_by_edit_all.json, …_s51_60min_d64_seed5_picked_by_edit_all.json).
-            # Training is the same either way: only the exported editor moves.
+            # …_s50_60min_alsopick_seed5_picked_by_edit_all.json, …_s51_60min_d64_seed5_picked_by_edit_all.json,
+            # …_s51_30min_floor15_seed5_picked_by_edit_train.json). Training is the same either way: only the exported
+            # editor moves.
             judge_pick_edit="all",
             # The editor's keep-mask cap (models/config.py): 10-minute runs on a 2-core machine without AVX-512,
             # shared catalog, one judge: seed 1 made identity edits without it (edit success 4.5 %) and none with it
