@@ -143,8 +143,8 @@ PRESETS: Dict[str, Preset] = {
             # against 73.9 (3 edits in 820; mean +1.4 points)
             # (bench/results/train_quality_cpu-quick_s49_60min_default_seed3_step7000.json,
             # …_s50_60min_alsopick_seed5_picked_by_edit_all.json, …_s51_60min_d64_seed5_picked_by_edit_all.json,
-            # …_s51_30min_floor15_seed5_picked_by_edit_train.json). Training is the same either way: only the exported
-            # editor moves.
+            # …_s51_30min_floor15_seed5_picked_by_edit_train.json). With no early stop here, training is the same
+            # either way: only the exported editor moves.
             judge_pick_edit="all",
             # The editor's keep-mask cap (models/config.py): 10-minute runs on a 2-core machine without AVX-512,
             # shared catalog, one judge: seed 1 made identity edits without it (edit success 4.5 %) and none with it
@@ -224,7 +224,8 @@ PRESETS["gpu"] = Preset(
         # ties go to the held-out records' FID (the pick 3.52 x against the last weights' 4.78 x). Not yet measured
         # at this preset's scale: the next lent GPU runs it (bench/RESULTS.md, session 36).
         mode_seeking_weight=0.3, g_cls_real_floor=1.0, judge_holdout=0.04, judge_pick_fid="heldout",
-        judge_pick_edit="all",  # cpu-quick's editor pick (session 51), for the same reason
+        # cpu-quick's editor pick (session 51), for the same reason; here early stop also reads the editor's score
+        judge_pick_edit="all",
     ),
     eval_num_samples=2000,
     eval_num_edits=1000,
