@@ -403,7 +403,7 @@ class FullStep:
 
         def ema(old, new, net_state, net):
             step = _iterations(net, net_state).astype(jnp.float32)  # after this step's update, as TF reads it
-            decay = jnp.minimum(cfg.ema_decay, (1.0 + step) / (10.0 + step))
+            decay = jnp.minimum(cfg.ema_decay, (1.0 + step) / (cfg.ema_ramp + step))
             return [decay * o + (1.0 - decay) * v for o, v in zip(old, new)]
 
         new_state = {"g": g_state, "e": e_state, "d": d_state,

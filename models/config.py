@@ -180,6 +180,12 @@ class ModelConfig:
     # recolour or change-category request does; the other edits keep each attribute with keep_prob.
     single_change_prob: float = 0.0
     ema_decay: float = 0.999
+    # The averages' ramp: after s steps of its network the decay is min(ema_decay, (1 + s) / (ema_ramp + s)) (as in
+    # tf.train.ExponentialMovingAverage's num_updates). At 10 that ramp stays below 0.999 for the first ~9,000
+    # steps, so every cpu-quick run to date (at most ~7,700 steps) averaged on the ramp and ema_decay never bound:
+    # the average weighs step j of s about as (j / s) ** (ema_ramp - 2), i.e. mostly the last ~10 % of the run. A
+    # smaller ramp reaches further back (4: weights ~ j ** 2, the last ~25-30 %); 2 is a uniform average of every step.
+    ema_ramp: float = 10.0
     # Export (and judge) a moving average of the editor's weights with the same decay as the generator's, as
     # StarGAN v2 does for its image-to-image generator; False = the editor's last weights.
     editor_ema: bool = True
@@ -246,6 +252,8 @@ class ModelConfig:
         if self.mixed_precision_dtype not in ("float16", "bfloat16"):
             raise ValueError("mixed_precision_dtype must be 'float16' or 'bfloat16', "
                              f"got {self.mixed_precision_dtype!r}")
+        if not self.ema_ramp > 1.0:
+            raise ValueError(f"ema_ramp must be above 1 (at 1 the averages never move), got {self.ema_ramp!r}")
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)

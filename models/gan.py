@@ -232,9 +232,10 @@ class VitrineGAN(keras.Model):
     def _update_ema(self):
         # Ramp-up (as in StyleGAN): with a fixed 0.999 a few-hundred-step run would export mostly the init weights.
         # Each average ramps over its own network's steps, so an editor that starts late is not averaged at 0.999.
+        # cfg.ema_ramp sets how far back the ramp reaches (models/config.py).
         def decay_after(optimizer):
             step = tf.cast(optimizer.iterations, tf.float32)
-            return tf.minimum(tf.constant(self.cfg.ema_decay, tf.float32), (1.0 + step) / (10.0 + step))
+            return tf.minimum(tf.constant(self.cfg.ema_decay, tf.float32), (1.0 + step) / (self.cfg.ema_ramp + step))
 
         g_decay = decay_after(self.g_optimizer)
         pairs = [(e.value, g.value, g_decay) for e, g in zip(self.ema_generator.weights, self.generator.weights)]

@@ -380,6 +380,27 @@ def test_editor_warm_up_trains_g_and_d_alone_until_editor_from_step_then_the_ful
         _gan(SMALL.replace(editor_from_step=-1))
 
 
+def test_the_averages_ramp_reaches_as_far_back_as_ema_ramp_says():
+    """After a network's s-th step its average decays at (1 + s) / (ema_ramp + s), below ema_decay: one step from
+    the initial weights w0 to w1 leaves d * w0 + (1 - d) * w1 with d = 2 / (ema_ramp + 1), for G and E alike."""
+    for ramp in (10.0, 4.0):
+        keras.utils.set_random_seed(0)
+        gan = _gan(SMALL.replace(ema_ramp=ramp))
+        gan.compile()
+        init = {n: [w.copy() for w in getattr(gan, n).get_weights()] for n in ("generator", "editor")}
+        gan.fit(_dataset(16), steps_per_epoch=1, epochs=1, verbose=0)
+        d = 2.0 / (ramp + 1.0)
+        for raw, ema in (("generator", "ema_generator"), ("editor", "ema_editor")):
+            moved = _moved_from(init[raw], getattr(gan, raw))
+            assert moved > 0, raw
+            expected = [d * w0 + (1.0 - d) * w1 for w0, w1 in zip(init[raw], getattr(gan, raw).get_weights())]
+            gap = max(float(np.abs(e - a).max()) for e, a in zip(expected, getattr(gan, ema).get_weights()))
+            assert gap <= 1e-6 + 1e-4 * moved, (ramp, raw, gap, moved)
+    for bad in (1.0, 0.5):
+        with pytest.raises(ValueError, match="ema_ramp must be above 1"):
+            SMALL.replace(ema_ramp=bad)
+
+
 class _EditRows(VitrineGAN):
     """VitrineGAN that records how many images each editor call edits (eager steps only)."""
 
