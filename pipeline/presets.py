@@ -86,6 +86,11 @@ PRESETS: Dict[str, Preset] = {
             # 34.1 %, edit success 35.0 / 33.5 % against 35.5 / 29.5 %. The editor's weight alone at 1 gave the
             # clean-ups and not the rest. 2,000 steps, one seed (…_s38_2000steps_cls1.json): FID 3.57 x against
             # 3.59 x, category 0.91 x against 0.96 x the judge, edit success 70.5 against 76.0 %: the cost shows late.
+            # Batch 32. An hour at 64 (seed 5, the same judge; …_s52_60min_batch64_seed5.json against
+            # …_s50_60min_alsopick_seed5.json): 1.07 x the images a second, half the steps (3,931 against 7,331);
+            # category control 1.03 against 0.96 x the judge, colour 1.26 against 1.19 x, edit success 78.5 against
+            # 81.5 %, FID 2.85 against 2.50 x the floor. Its held-out check FID levelled off at the same ~5.9 by step
+            # 3,000, and behind at equal images throughout.
             r1_every=4, batch_size=32, train_steps=5000, max_train_seconds=480.0, checkpoint_every=200,
             # ... but never fewer than 1,000 steps: the budget fits 1,100-1,800 steps on machines with AVX-512 and
             # only ~300 on the slower 2-core machines of sessions 8-9 (17-19 img/s), where the exported model failed
@@ -136,15 +141,15 @@ PRESETS: Dict[str, Preset] = {
             # (KID 0.060) (bench/results/train_quality_cpu-quick_s19_*.json).
             judge_holdout=0.04, judge_pick_fid="heldout",
             # The editor's checks are scored on its edits of the training images and of those held-out records pooled
-            # (384 per check on the shared catalog, not 128), so fewer ties are decided by chance. Over seven hours and
-            # a half hour (sessions 47-51) the two rules picked the same editor on two, seeds 0 and 1's three and one
-            # checks apart (weights gone, unscored), and other editors on four whose weights were scored: edit success
-            # 82.4 % by the pooled pick against 79.6 % by the old, 82.0 against 81.5, 77.8 against 75.1, and 73.5
-            # against 73.9 (3 edits in 820; mean +1.4 points)
+            # (384 per check on the shared catalog, not 128), so fewer ties are decided by chance. Over eight hours and
+            # a half hour (sessions 47-52) the two rules picked the same editor on two, seeds 0 and 1's three and one
+            # checks apart (weights gone, unscored), and other editors on five whose weights were scored: edit success
+            # 82.4 % by the pooled pick against 79.6 % by the old, 82.0 against 81.5, 77.8 against 75.1, 73.5
+            # against 73.9 (3 edits in 820) and 78.5 against 78.0 (mean +1.2 points)
             # (bench/results/train_quality_cpu-quick_s49_60min_default_seed3_step7000.json,
             # …_s50_60min_alsopick_seed5_picked_by_edit_all.json, …_s51_60min_d64_seed5_picked_by_edit_all.json,
-            # …_s51_30min_floor15_seed5_picked_by_edit_train.json). With no early stop here, training is the same
-            # either way: only the exported editor moves.
+            # …_s51_30min_floor15_seed5_picked_by_edit_train.json, …_s52_60min_batch64_seed5_picked_by_edit_train.json).
+            # With no early stop here, training is the same either way: only the exported editor moves.
             judge_pick_edit="all",
             # The editor's keep-mask cap (models/config.py): 10-minute runs on a 2-core machine without AVX-512,
             # shared catalog, one judge: seed 1 made identity edits without it (edit success 4.5 %) and none with it
