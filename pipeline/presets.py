@@ -90,7 +90,7 @@ PRESETS: Dict[str, Preset] = {
             # …_s50_60min_alsopick_seed5.json): 1.07 x the images a second, half the steps (3,931 against 7,331);
             # category control 1.03 against 0.96 x the judge, colour 1.26 against 1.19 x, edit success 78.5 against
             # 81.5 %, FID 2.85 against 2.50 x the floor. Its held-out check FID levelled off at the same ~5.9 by step
-            # 3,000, and behind at equal images throughout.
+            # 3,000 and trailed batch 32's at equal images throughout.
             r1_every=4, batch_size=32, train_steps=5000, max_train_seconds=480.0, checkpoint_every=200,
             # ... but never fewer than 1,000 steps: the budget fits 1,100-1,800 steps on machines with AVX-512 and
             # only ~300 on the slower 2-core machines of sessions 8-9 (17-19 img/s), where the exported model failed
