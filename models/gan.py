@@ -232,15 +232,15 @@ class VitrineGAN(keras.Model):
     def _update_ema(self):
         # Ramp-up (as in StyleGAN): with a fixed 0.999 a few-hundred-step run would export mostly the init weights.
         # Each average ramps over its own network's steps, so an editor that starts late is not averaged at 0.999.
-        # cfg.ema_ramp sets how far back the ramp reaches (models/config.py).
-        def decay_after(optimizer):
+        # cfg.ema_ramp (G) and cfg.editor_ramp (E) set how far back each ramp reaches (models/config.py).
+        def decay_after(optimizer, ramp):
             step = tf.cast(optimizer.iterations, tf.float32)
-            return tf.minimum(tf.constant(self.cfg.ema_decay, tf.float32), (1.0 + step) / (self.cfg.ema_ramp + step))
+            return tf.minimum(tf.constant(self.cfg.ema_decay, tf.float32), (1.0 + step) / (ramp + step))
 
-        g_decay = decay_after(self.g_optimizer)
+        g_decay = decay_after(self.g_optimizer, self.cfg.ema_ramp)
         pairs = [(e.value, g.value, g_decay) for e, g in zip(self.ema_generator.weights, self.generator.weights)]
         if self.editor_training:  # a resting editor's average would only be recomputed unchanged
-            e_decay = decay_after(self.e_optimizer)
+            e_decay = decay_after(self.e_optimizer, self.cfg.editor_ramp)
             pairs += [(e.value, g.value, e_decay) for e, g in zip(self.ema_editor.weights, self.editor.weights)]
 
         def average(ema_var, var, decay):

@@ -381,24 +381,27 @@ def test_editor_warm_up_trains_g_and_d_alone_until_editor_from_step_then_the_ful
 
 
 def test_the_averages_ramp_reaches_as_far_back_as_ema_ramp_says():
-    """After a network's s-th step its average decays at (1 + s) / (ema_ramp + s), below ema_decay: one step from
-    the initial weights w0 to w1 leaves d * w0 + (1 - d) * w1 with d = 2 / (ema_ramp + 1), for G and E alike."""
-    for ramp in (10.0, 4.0):
+    """After a network's s-th step its average decays at (1 + s) / (ramp + s), below ema_decay: one step from the
+    initial weights w0 to w1 leaves d * w0 + (1 - d) * w1 with d = 2 / (ramp + 1). G's ramp is ema_ramp; E's is
+    editor_ema_ramp, or ema_ramp where that is 0 (the default)."""
+    for g_ramp, e_setting, e_ramp in ((10.0, 0.0, 10.0), (4.0, 0.0, 4.0), (4.0, 10.0, 10.0)):
         keras.utils.set_random_seed(0)
-        gan = _gan(SMALL.replace(ema_ramp=ramp))
+        gan = _gan(SMALL.replace(ema_ramp=g_ramp, editor_ema_ramp=e_setting))
         gan.compile()
         init = {n: [w.copy() for w in getattr(gan, n).get_weights()] for n in ("generator", "editor")}
         gan.fit(_dataset(16), steps_per_epoch=1, epochs=1, verbose=0)
-        d = 2.0 / (ramp + 1.0)
-        for raw, ema in (("generator", "ema_generator"), ("editor", "ema_editor")):
+        for raw, ema, ramp in (("generator", "ema_generator", g_ramp), ("editor", "ema_editor", e_ramp)):
+            d = 2.0 / (ramp + 1.0)
             moved = _moved_from(init[raw], getattr(gan, raw))
             assert moved > 0, raw
             expected = [d * w0 + (1.0 - d) * w1 for w0, w1 in zip(init[raw], getattr(gan, raw).get_weights())]
             gap = max(float(np.abs(e - a).max()) for e, a in zip(expected, getattr(gan, ema).get_weights()))
-            assert gap <= 1e-6 + 1e-4 * moved, (ramp, raw, gap, moved)
+            assert gap <= 1e-6 + 1e-4 * moved, (g_ramp, e_setting, raw, gap, moved)
     for bad in (1.0, 0.5):
         with pytest.raises(ValueError, match="ema_ramp must be above 1"):
             SMALL.replace(ema_ramp=bad)
+        with pytest.raises(ValueError, match="editor_ema_ramp must be 0"):
+            SMALL.replace(editor_ema_ramp=bad)
 
 
 class _EditRows(VitrineGAN):
