@@ -187,9 +187,9 @@ class ModelConfig:
     # smaller ramp reaches further back (4: weights ~ j ** 2, the last ~25-30 %); 2 is a uniform average of every step.
     ema_ramp: float = 10.0
     # The editor's own ramp; 0 (the default) = ema_ramp. The editor still gains late in an hour (its edit success
-    # rises to the end) where the generator has levelled off, so a long average suits G and costs E: at 4 for both,
-    # an hour on seed 4 read FID 2.45 x against 2.54 x but pooled edit success 2-7 points behind at every check
-    # (bench/results/train_quality_cpu-quick_s53_60min_emaramp4_uncapped_seed4.json).
+    # rises to the end) where the generator has levelled off, so a long average suits G and costs E: at 4 for both
+    # (uncapped), an hour on seed 4 read FID 2.45 x against 2.54 x, but pooled edit success 2-9 points behind at
+    # every check from step 1,000 (bench/results/train_quality_cpu-quick_s53_60min_emaramp4_uncapped_seed4.json).
     editor_ema_ramp: float = 0.0
     # Export (and judge) a moving average of the editor's weights with the same decay as the generator's, as
     # StarGAN v2 does for its image-to-image generator; False = the editor's last weights.
