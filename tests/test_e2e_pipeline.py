@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import time
+import warnings
 
 import grpc
 import numpy as np
@@ -83,7 +84,15 @@ def server(tiny_run):
     finally:
         channel.close()
         process.terminate()
-        process.wait(timeout=30)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            # Clean-up, not the test of graceful shutdown (tests/test_serving_batching.py is): on a loaded 2-core
+            # machine the server once took over 30 s to exit after SIGTERM (session 53's CI, every test ~30 %
+            # slower than session 52's), which failed this fixture's teardown. Kill it, and say so.
+            process.kill()
+            process.wait(timeout=30)
+            warnings.warn("the e2e gRPC server did not exit within 60 s of SIGTERM and was killed")
 
 
 def _predict(stub, signature, **inputs):
