@@ -185,6 +185,8 @@ class ModelConfig:
     # steps, so every cpu-quick run to date (at most ~7,700 steps) averaged on the ramp and ema_decay never bound:
     # the average weighs step j of s about as (j / s) ** (ema_ramp - 2), i.e. mostly the last ~10 % of the run. A
     # smaller ramp reaches further back (4: weights ~ j ** 2, the last ~25-30 %); 2 is a uniform average of every step.
+    # A smaller ramp also meets ema_decay sooner (4: at step ~3,000, after which the average spans the last ~1,000
+    # steps), so a run that wants the long average to the end raises ema_decay too (0.9999 over an hour, session 53).
     ema_ramp: float = 10.0
     # The editor's own ramp; 0 (the default) = ema_ramp. The editor still gains late in an hour (its edit success
     # rises to the end) where the generator has levelled off, so a long average suits G and costs E: at 4 for both
