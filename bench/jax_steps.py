@@ -401,13 +401,16 @@ class FullStep:
         g_state = self.g.apply(state["g"], g_grads)
         e_state = self.e.apply(state["e"], e_grads)
 
-        def ema(old, new, net_state, net, ramp):
+        def ema(old, new, net_state, net, ramp, late_ramp=0.0):
             step = _iterations(net, net_state).astype(jnp.float32)  # after this step's update, as TF reads it
+            if late_ramp:  # G's ramp from its step ema_late_from_step, as the TF step's
+                ramp = jnp.where(step >= float(cfg.ema_late_from_step), late_ramp, ramp)
             decay = jnp.minimum(cfg.ema_decay, (1.0 + step) / (ramp + step))
             return [decay * o + (1.0 - decay) * v for o, v in zip(old, new)]
 
         new_state = {"g": g_state, "e": e_state, "d": d_state,
-                     "ema_g": ema(state["ema_g"], g_state["vars"], g_state, self.g, cfg.ema_ramp),
+                     "ema_g": ema(state["ema_g"], g_state["vars"], g_state, self.g, cfg.ema_ramp,
+                                  cfg.ema_late_ramp),
                      "ema_e": ema(state["ema_e"], e_state["vars"], e_state, self.e, cfg.editor_ramp),
                      "lecam": lecam_state}
         logs = {"d_loss": d_loss, "g_loss": g_loss, "e_loss": e_loss}

@@ -233,11 +233,14 @@ class VitrineGAN(keras.Model):
         # Ramp-up (as in StyleGAN): with a fixed 0.999 a few-hundred-step run would export mostly the init weights.
         # Each average ramps over its own network's steps, so an editor that starts late is not averaged at 0.999.
         # cfg.ema_ramp (G) and cfg.editor_ramp (E) set how far back each ramp reaches (models/config.py).
-        def decay_after(optimizer, ramp):
+        # From G's step cfg.ema_late_from_step its ramp is cfg.ema_late_ramp where that is set.
+        def decay_after(optimizer, ramp, late_ramp=0.0):
             step = tf.cast(optimizer.iterations, tf.float32)
+            if late_ramp:
+                ramp = tf.where(step >= float(self.cfg.ema_late_from_step), late_ramp, ramp)
             return tf.minimum(tf.constant(self.cfg.ema_decay, tf.float32), (1.0 + step) / (ramp + step))
 
-        g_decay = decay_after(self.g_optimizer, self.cfg.ema_ramp)
+        g_decay = decay_after(self.g_optimizer, self.cfg.ema_ramp, self.cfg.ema_late_ramp)
         pairs = [(e.value, g.value, g_decay) for e, g in zip(self.ema_generator.weights, self.generator.weights)]
         if self.editor_training:  # a resting editor's average would only be recomputed unchanged
             e_decay = decay_after(self.e_optimizer, self.cfg.editor_ramp)

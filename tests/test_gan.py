@@ -383,10 +383,16 @@ def test_editor_warm_up_trains_g_and_d_alone_until_editor_from_step_then_the_ful
 def test_the_averages_ramp_reaches_as_far_back_as_ema_ramp_says():
     """After a network's s-th step its average decays at (1 + s) / (ramp + s), below ema_decay: one step from the
     initial weights w0 to w1 leaves d * w0 + (1 - d) * w1 with d = 2 / (ramp + 1). G's ramp is ema_ramp; E's is
-    editor_ema_ramp, or ema_ramp where that is 0 (the default)."""
-    for g_ramp, e_setting, e_ramp in ((10.0, 0.0, 10.0), (4.0, 0.0, 4.0), (4.0, 10.0, 10.0)):
+    editor_ema_ramp, or ema_ramp where that is 0 (the default). With ema_late_ramp set, G's ramp is that from its
+    step ema_late_from_step on (the first step here is step 1), and E's stays as it was."""
+    # (ema_ramp, editor_ema_ramp, ema_late_ramp, ema_late_from_step), G's ramp, E's ramp; the last reads as
+    # the default at step 1
+    cases = (((4.0, 0.0, 0.0, 1), 4.0, 4.0), ((4.0, 10.0, 0.0, 1), 4.0, 10.0), ((10.0, 0.0, 4.0, 1), 4.0, 10.0),
+             ((10.0, 0.0, 4.0, 2), 10.0, 10.0))
+    for (ramp, e_setting, late, late_from), g_ramp, e_ramp in cases:
         keras.utils.set_random_seed(0)
-        gan = _gan(SMALL.replace(ema_ramp=g_ramp, editor_ema_ramp=e_setting))
+        gan = _gan(SMALL.replace(ema_ramp=ramp, editor_ema_ramp=e_setting, ema_late_ramp=late,
+                                 ema_late_from_step=late_from))
         gan.compile()
         init = {n: [w.copy() for w in getattr(gan, n).get_weights()] for n in ("generator", "editor")}
         gan.fit(_dataset(16), steps_per_epoch=1, epochs=1, verbose=0)
@@ -396,12 +402,16 @@ def test_the_averages_ramp_reaches_as_far_back_as_ema_ramp_says():
             assert moved > 0, raw
             expected = [d * w0 + (1.0 - d) * w1 for w0, w1 in zip(init[raw], getattr(gan, raw).get_weights())]
             gap = max(float(np.abs(e - a).max()) for e, a in zip(expected, getattr(gan, ema).get_weights()))
-            assert gap <= 1e-6 + 1e-4 * moved, (g_ramp, e_setting, raw, gap, moved)
+            assert gap <= 1e-6 + 1e-4 * moved, (ramp, e_setting, late, late_from, raw, gap, moved)
     for bad in (1.0, 0.5):
         with pytest.raises(ValueError, match="ema_ramp must be above 1"):
             SMALL.replace(ema_ramp=bad)
         with pytest.raises(ValueError, match="editor_ema_ramp must be 0"):
             SMALL.replace(editor_ema_ramp=bad)
+        with pytest.raises(ValueError, match="ema_late_ramp must be 0"):
+            SMALL.replace(ema_late_ramp=bad)
+    with pytest.raises(ValueError, match="ema_late_from_step counts"):
+        SMALL.replace(ema_late_ramp=4.0, ema_late_from_step=0)
 
 
 class _EditRows(VitrineGAN):

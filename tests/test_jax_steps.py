@@ -28,8 +28,8 @@ from pipeline.presets import get_preset
 assert keras.backend.backend() == "jax", keras.backend.backend()
 vocab = {"articleType": 4, "baseColour": 5}
 cfg = get_preset("tiny").model.replace(batch_size=8, mode_seeking_weight=0.3, g_cls_real_floor=1.0,
-                                       editor_batch_fraction=0.5, lecam_weight=0.3, ema_ramp=4.0,
-                                       editor_ema_ramp=6.0)
+                                       editor_batch_fraction=0.5, lecam_weight=0.3, ema_ramp=10.0,
+                                       ema_late_ramp=4.0, ema_late_from_step=1, editor_ema_ramp=6.0)
 report = {}
 refused = []
 for name, value in (("twin_cls_weight", 1.0), ("d_spectral_norm", True), ("editor_from_step", 5)):
@@ -51,7 +51,7 @@ for label, stepper in (("full", FullStep(cfg, vocab)), ("baseline", BaselineStep
             report["ema_first_step"] = {
                 part: max(float(np.abs(d * np.asarray(w0) + (1.0 - d) * np.asarray(w1) - np.asarray(e)).max())
                           for w0, w1, e in zip(before[net]["vars"], state[net]["vars"], state[part]))
-                for part, net, d in (("ema_g", "g", 2.0 / (cfg.ema_ramp + 1.0)),
+                for part, net, d in (("ema_g", "g", 2.0 / (cfg.ema_late_ramp + 1.0)),
                                      ("ema_e", "e", 2.0 / (cfg.editor_ema_ramp + 1.0)))}
     after = jax.tree_util.tree_map(np.asarray, state)
     nets = {"g": stepper.g, "d": stepper.d, **({"e": stepper.e, "ema_g": stepper.g, "ema_e": stepper.e}
@@ -100,7 +100,8 @@ def test_ports_train_every_network_and_refuse_what_they_do_not_port():
     # arithmetic, found by this test: its gradient came out exactly 0 on this CPU)
     assert set(full["unchanged"].pop("d")) <= {"d_linear/bias"}
     assert full["unchanged"] == {"g": [], "e": [], "ema_g": [], "ema_e": []}
-    # the averages ramp as the TF step's do: G at ema_ramp (4 here), E at editor_ema_ramp (6; 2/11 at 10 would miss)
+    # the averages ramp as the TF step's do: G at ema_late_ramp from its step 1 (4 here, where ema_ramp is 10), E at
+    # editor_ema_ramp (6; 2/11 at 10 would miss)
     assert all(gap <= 1e-6 for gap in report["ema_first_step"].values()), report["ema_first_step"]
     assert report["baseline"]["unchanged"] == {"g": [], "d": []}
     # hinge + two cross-entropies over 4 and 5 values at the start: far from the baseline's BCE of ~0.69
