@@ -196,7 +196,7 @@ class ModelConfig:
     # The generator's ramp from its step ema_late_from_step on; 0 (the default) = ema_ramp throughout. A small ramp
     # (a long average) lowers FID late in an hour but costs the early checks (ramp 4 from the start: category 57 %
     # against 63 % at step 1,000, on par by ~2,000, held-out FID lower from ~2,500). Switching at step 2,000 keeps a
-    # run bit for bit the default's up to there (the 10-minute bar ends near step 1,300); by step ~2.5 x the switch
+    # run bit for bit the default's up to there (10-minute runs end at steps 1,300-1,400); by step ~2.5 x the switch
     # the steps before it weigh as little as under the small ramp from the start ((from / s) ** (ramp - 1): 6 % at
     # ramp 4, s = 2.5 x from). The editor keeps editor_ramp. Raise ema_decay with it, as for a small ema_ramp.
     ema_late_ramp: float = 0.0
