@@ -387,7 +387,7 @@ def test_the_averages_ramp_reaches_as_far_back_as_ema_ramp_says():
     step ema_late_from_step on (the first step here is step 1), and E's stays as it was."""
     # (ema_ramp, editor_ema_ramp, ema_late_ramp, ema_late_from_step), G's ramp, E's ramp; the last reads as
     # the default at step 1
-    cases = (((4.0, 0.0, 0.0, 1), 4.0, 4.0), ((4.0, 10.0, 0.0, 1), 4.0, 10.0), ((10.0, 0.0, 4.0, 1), 4.0, 10.0),
+    cases = (((4.0, 0.0, 0.0, 1), 4.0, 4.0), ((4.0, 10.0, 0.0, 1), 4.0, 10.0), ((10.0, 0.0, 4, 1), 4.0, 10.0),
              ((10.0, 0.0, 4.0, 2), 10.0, 10.0))
     for (ramp, e_setting, late, late_from), g_ramp, e_ramp in cases:
         keras.utils.set_random_seed(0)

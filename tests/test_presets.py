@@ -54,6 +54,15 @@ def test_model_and_preset_fields_still_override():
     assert PRESETS["cpu-quick"].model.min_train_steps == 1000
 
 
+def test_a_whole_number_for_a_float_field_arrives_as_a_float():
+    """`--set model.ema_late_ramp=4` parses as the int 4; a TF op that picks between it and a float ramp refused
+    int32 against float (session 54). Float fields get floats; int fields keep ints, bools stay bools."""
+    model = get_preset("cpu-quick", _parse_overrides(["model.ema_late_ramp=4", "model.ema_ramp=10",
+                                                      "model.ema_late_from_step=2000", "model.editor_ema=false"])).model
+    assert type(model.ema_late_ramp) is float and model.ema_late_ramp == 4.0
+    assert type(model.ema_ramp) is float and type(model.ema_late_from_step) is int and model.editor_ema is False
+
+
 def test_the_cli_turns_a_bad_override_into_a_one_line_error():
     import argparse
 
