@@ -189,7 +189,8 @@ PRESETS: Dict[str, Preset] = {
             # lower, within 0.02 of ramp 4 from the start from step 5,600. Ramp 4 from the start, uncapped, an hour:
             # 2.45 against 2.54 x on seed 4 (…_s53_60min_emaramp4_uncapped_seed4.json), 2.45 against 2.50 x on seed 5
             # (…_s54_60min_emaramp4_uncapped_editor10_seed5.json), category 57 against 59-63 % at step 1,000.
-            # --set model.ema_late_ramp=0 --set model.ema_decay=0.999 is the old default.
+            # ema_decay caps the editor's average too, which at ramp 10 would meet 0.999 only from step ~9,000 (an
+            # hour here is ~7,400). --set model.ema_late_ramp=0 --set model.ema_decay=0.999 is the old default.
             ema_late_ramp=4.0, ema_decay=0.9999,
         ),
         eval_num_samples=400,
