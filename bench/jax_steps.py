@@ -404,7 +404,7 @@ class FullStep:
         def ema(old, new, net_state, net, ramp, late_ramp=0.0):
             step = _iterations(net, net_state).astype(jnp.float32)  # after this step's update, as TF reads it
             if late_ramp:  # G's ramp from its step ema_late_from_step, as the TF step's
-                ramp = jnp.where(step >= float(cfg.ema_late_from_step), float(late_ramp), float(ramp))
+                ramp = jnp.where(step >= float(cfg.ema_late_from_step), late_ramp, ramp)
             decay = jnp.minimum(cfg.ema_decay, (1.0 + step) / (ramp + step))
             return [decay * o + (1.0 - decay) * v for o, v in zip(old, new)]
 

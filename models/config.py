@@ -264,6 +264,12 @@ class ModelConfig:
     restore_best: bool = True
 
     def __post_init__(self):
+        # A whole number for a float field arrives as a float, from --set (which parses "4" as an int) or from code:
+        # TF ops would take an int as int32 and refuse to mix it with float32 (session 54's first late-ramp hour).
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.type in (float, "float") and isinstance(value, int) and not isinstance(value, bool):
+                object.__setattr__(self, f.name, float(value))
         if self.mixed_precision_dtype not in ("float16", "bfloat16"):
             raise ValueError("mixed_precision_dtype must be 'float16' or 'bfloat16', "
                              f"got {self.mixed_precision_dtype!r}")

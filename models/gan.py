@@ -237,7 +237,7 @@ class VitrineGAN(keras.Model):
         def decay_after(optimizer, ramp, late_ramp=0.0):
             step = tf.cast(optimizer.iterations, tf.float32)
             if late_ramp:
-                ramp = tf.where(step >= float(self.cfg.ema_late_from_step), float(late_ramp), float(ramp))
+                ramp = tf.where(step >= float(self.cfg.ema_late_from_step), late_ramp, ramp)
             return tf.minimum(tf.constant(self.cfg.ema_decay, tf.float32), (1.0 + step) / (ramp + step))
 
         g_decay = decay_after(self.g_optimizer, self.cfg.ema_ramp, self.cfg.ema_late_ramp)

@@ -272,11 +272,8 @@ def get_preset(name: str, overrides: Optional[Dict[str, object]] = None) -> Pres
         if key.startswith("thresholds."):
             preset = preset.replace(thresholds=_with_bar(preset.thresholds, key, value))
         elif key.startswith("model."):
-            field = key[len("model."):]
-            _check_field(ModelConfig, field, key)
-            if isinstance(value, int) and not isinstance(value, bool) and _is_float_field(ModelConfig, field):
-                value = float(value)  # "--set model.ema_ramp=4" parses as an int; TF ops would take it as int32
-            preset = preset.with_model(**{field: value})
+            _check_field(ModelConfig, key[len("model."):], key)
+            preset = preset.with_model(**{key[len("model."):]: value})
         else:
             _check_field(Preset, key, key)
             whole = {"model": ModelConfig, "thresholds": dict}.get(key)
@@ -298,10 +295,6 @@ def _check_field(cls, field: str, key: str) -> None:
     known = sorted(f.name for f in dataclasses.fields(cls))
     if field not in known:
         raise ValueError(f"Unknown override {key!r}: {cls.__name__} has no field {field!r}; known: {known}")
-
-
-def _is_float_field(cls, field: str) -> bool:
-    return next(f.type for f in dataclasses.fields(cls) if f.name == field) in (float, "float")
 
 
 def _with_bar(thresholds: Dict[str, Dict[str, float]], key: str, value) -> Dict[str, Dict[str, float]]:
