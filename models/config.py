@@ -36,6 +36,9 @@ class ModelConfig:
     beta2: float = 0.99
     grad_clip_norm: float = 10.0
     # losses
+    # R1's weight. At 0.1 and 0.01 cpu-quick's held-out check FID sat ~12 % below this default's from step 1,500 (30
+    # minutes, seed 5: 2.29 / 2.38 x the floor; bench/results/train_quality_cpu-quick_s55_30min_r1gamma*_seed5.json),
+    # category control 2-7 points higher, the editor's checks 3.3 / 0.8 points lower. One seed, no hour yet: opt-in.
     r1_gamma: float = 1.0
     r1_every: int = 1  # lazy R1: penalise every N discriminator steps (scaled by N)
     cls_weight: float = 1.0
