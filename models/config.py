@@ -38,8 +38,8 @@ class ModelConfig:
     # losses
     # R1's weight. At 0.1 and 0.01 cpu-quick's held-out check FID sat ~12 % below this default's from step 1,500 (30
     # minutes, seed 5: 2.29 / 2.38 x the floor; bench/results/train_quality_cpu-quick_s55_30min_r1gamma*_seed5.json),
-    # category control 2-7 points higher, the editor's checks 3.3 / 0.8 points lower. 10 minutes at 0.01, seed 2:
-    # category 65.0 against 62.3 %, seed 4: 67.0 against 64.0 % (…_s55_10min_r1gamma0.01_seed*.json). No hour yet: opt-in.
+    # category control 2-7 points higher, the editor's checks 3.3 / 0.8 points lower. 10 minutes at 0.01: category
+    # 65.0 against 62.3 % (seed 2), 67.0 against 64.0 % (seed 4; …_s55_10min_r1gamma0.01_seed*.json). No hour: opt-in.
     r1_gamma: float = 1.0
     r1_every: int = 1  # lazy R1: penalise every N discriminator steps (scaled by N)
     cls_weight: float = 1.0
