@@ -272,8 +272,9 @@ def get_preset(name: str, overrides: Optional[Dict[str, object]] = None) -> Pres
         if key.startswith("thresholds."):
             preset = preset.replace(thresholds=_with_bar(preset.thresholds, key, value))
         elif key.startswith("model."):
-            _check_field(ModelConfig, key[len("model."):], key)
-            preset = preset.with_model(**{key[len("model."):]: value})
+            field = key[len("model."):]
+            _check_field(ModelConfig, field, key)
+            preset = preset.with_model(**{field: value})
         else:
             _check_field(Preset, key, key)
             whole = {"model": ModelConfig, "thresholds": dict}.get(key)
