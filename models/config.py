@@ -39,7 +39,9 @@ class ModelConfig:
     # R1's weight. At 0.1 and 0.01 cpu-quick's held-out check FID sat ~12 % below this default's from step 1,500 (30
     # minutes, seed 5: 2.29 / 2.38 x the floor; bench/results/train_quality_cpu-quick_s55_30min_r1gamma*_seed5.json),
     # category control 2-7 points higher, the editor's checks 3.3 / 0.8 points lower. 10 minutes at 0.01: category
-    # 65.0 against 62.3 % (seed 2), 67.0 against 64.0 % (seed 4; …_s55_10min_r1gamma0.01_seed*.json). No hour: opt-in.
+    # 65.0 against 62.3 % (seed 2), 67.0 against 64.0 % (seed 4; …_s55_10min_r1gamma0.01_seed*.json). Hours at 0.01
+    # (seeds 3 and 5, …_s56_60min_r1gamma0.01_seed*.json): the held-out check FID 10-12 % lower again, but the
+    # evaluator's 2.42 / 2.37 x against 2.34 / 2.44 x, and edit success 80.7 / 79.6 against 83.0 / 82.0 %: opt-in.
     r1_gamma: float = 1.0
     r1_every: int = 1  # lazy R1: penalise every N discriminator steps (scaled by N)
     cls_weight: float = 1.0
