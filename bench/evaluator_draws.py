@@ -6,7 +6,7 @@
 The evaluator scores a model on one seeded draw (`components/gan_evaluation.py: evaluate_model`, seed 1234): the
 conditions it asks for, the z it feeds the generator, the edit targets. This scores each `--model` (an exported
 serving model, e.g. a bench/train_quality.py scratch's `model/`) with the first `--draws` evaluator seeds (1234, then
-1, 2, ...) against the same judge, real images and FID floor (`--work-dir`: the pipeline root whose Transform and judge
+1, 2, ...) against the same judge, real images and FID floor (`--work-dir`: the pipeline work dir whose Transform and judge
 trained the models), and reports for each metric:
 - per model: the value at each seed, its mean and standard deviation over seeds (the draw-to-draw noise a single
   evaluation carries);
@@ -70,7 +70,8 @@ def summarise(per_model: dict, metrics=METRICS) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--work-dir", required=True, help="pipeline root whose Transform + judge trained the models")
+    parser.add_argument("--work-dir", required=True,
+                        help="the pipeline work dir whose Transform + judge trained the models (train_quality's)")
     parser.add_argument("--preset", default="cpu-quick", help="the evaluator settings (N samples, N edits)")
     parser.add_argument("--model", action="append", required=True, metavar="NAME=MODEL_DIR",
                         help="an exported serving model to score (repeat for several)")
@@ -87,11 +88,12 @@ def main(argv=None) -> int:
     from bench.eval_cost import find_artifacts
     from components.gan_evaluation import Judge, evaluate_model, prepare_real, vocabularies
     from models.judge import JUDGE_SUMMARY
+    from pipeline.pipeline import default_paths
     from pipeline.presets import get_preset
 
     config = get_preset(args.preset).evaluator_config()
     attributes, n, edits = config["condition_attributes"], int(config["num_samples"]), int(config["num_edits"])
-    found = find_artifacts(args.work_dir, need_model=False)
+    found = find_artifacts(default_paths(args.work_dir)["pipeline_root"], need_model=False)
     judge_summary = json.loads(pathlib.Path(found["judge"], JUDGE_SUMMARY).read_text())
     judge = Judge(found["judge"])
     vocab = vocabularies(found["transform_graph"], attributes)
