@@ -31,15 +31,9 @@ from models.onednn import prefer_onednn  # noqa: E402
 
 prefer_onednn()  # the CPU kernels `vitrine` runs (models/onednn.py), before TensorFlow is imported
 
-EVALUATOR_SEED = 1234  # components/gan_evaluation.py: evaluate_model's default, the draw every report shows
 METRICS = ("fid_judge", "fid_ratio", "kid_judge", "fid_infinity_ratio", "feature_spread_ratio",
            "articleType_control_accuracy", "baseColour_control_accuracy", "edit_success",
            "edit_success_articleType", "edit_success_baseColour", "edit_preservation_vs_jitter")
-
-
-def evaluator_seeds(draws: int) -> list:
-    """The evaluator's own seed first (so draw 0 is what every report shows), then 1, 2, ..."""
-    return [EVALUATOR_SEED] + [s for s in range(1, draws + 1) if s != EVALUATOR_SEED][:draws - 1]
 
 
 def spread(values) -> dict:
@@ -86,7 +80,7 @@ def main(argv=None) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     from bench.eval_cost import find_artifacts
-    from components.gan_evaluation import Judge, evaluate_model, prepare_real, vocabularies
+    from components.gan_evaluation import Judge, evaluate_model, evaluator_seeds, prepare_real, vocabularies
     from models.judge import JUDGE_SUMMARY
     from pipeline.pipeline import default_paths
     from pipeline.presets import get_preset

@@ -157,7 +157,7 @@ def main(argv=None) -> int:
     result = run_evaluation(serving_dir, found["judge"], found["examples"], found["transform_graph"],
                             os.path.join(args.scratch, "evaluation"), preset.evaluator_config())
     eval_seconds = time.time() - started
-    metrics = {name: {k: v for k, v in entry.items() if k in ("value", "ci", "note")}
+    metrics = {name: {k: v for k, v in entry.items() if k in ("value", "ci", "note", "draws")}
                for name, entry in result["metrics"].items()}
     from bench.portable import portable, portable_command
 

@@ -26,7 +26,7 @@ def run_evaluation(model_dir, judge_dir, examples_uri, transform_graph_uri, outp
                    baseline_dir=None) -> dict:
     """Evaluates, decides, writes the report; returns {"blessed", "reasons", "metrics", "baseline", "report"}."""
     from components import eval_report
-    from components.gan_evaluation import Judge, evaluate_model, prepare_real, vocabularies
+    from components.gan_evaluation import Judge, evaluate_model_draws, prepare_real, vocabularies
     from models.judge import JUDGE_SUMMARY
 
     attributes = list(config["condition_attributes"])
@@ -37,14 +37,16 @@ def run_evaluation(model_dir, judge_dir, examples_uri, transform_graph_uri, outp
     vocab = vocabularies(transform_graph_uri, attributes)
     real = prepare_real(judge, examples_uri, resolution, attributes, judge_summary,
                         floor_sample_size=int(config["num_samples"]))
-    log.info("Evaluating candidate %s on %d generated images and %d edits", model_dir,
-             config["num_samples"], config["num_edits"])
-    candidate = evaluate_model(model_dir, judge, real, vocab, attributes, config["num_samples"], config["num_edits"])
+    draws = int(config.get("draws", 1))
+    log.info("Evaluating candidate %s on %d generated images and %d edits, %d draw(s)", model_dir,
+             config["num_samples"], config["num_edits"], draws)
+    candidate = evaluate_model_draws(model_dir, judge, real, vocab, attributes, config["num_samples"],
+                                     config["num_edits"], draws)
     baseline_metrics = None
     if baseline_dir:
         log.info("Evaluating baseline (last blessed model) %s with the same seeds", baseline_dir)
-        baseline_metrics = evaluate_model(baseline_dir, judge, real, vocab, attributes, config["num_samples"],
-                                          config["num_edits"])["metrics"]
+        baseline_metrics = evaluate_model_draws(baseline_dir, judge, real, vocab, attributes, config["num_samples"],
+                                                config["num_edits"], draws)["metrics"]
     metrics = candidate["metrics"]
     for a in attributes:
         metrics[f"{a}_real_accuracy"] = {"value": real["eval_accuracy"][a], "higher_is_better": True,

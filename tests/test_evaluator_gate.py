@@ -193,3 +193,39 @@ def test_regression_against_baseline_is_not_blessed(tiny_run, tmp_path):
     assert result["reasons"] and all("regressed" in r for r in result["reasons"]), result["reasons"]
     assert any(r.startswith("fid_") or r.startswith("kid_") for r in result["reasons"]), result["reasons"]
     assert os.path.exists(result["report"])
+
+
+def test_evaluator_draws_average_real_evaluations_of_the_tiny_model(tiny_run):
+    """eval_draws > 1: each metric is the mean of that many seeded single-draw evaluations, the first of which is
+    the single-draw evaluator's own; the draws differ, or the average would prove nothing."""
+    import numpy as np
+
+    from components.gan_evaluation import (Judge, evaluate_model, evaluate_model_draws, evaluator_seeds,
+                                           prepare_real, vocabularies)
+    from models.judge import JUDGE_SUMMARY
+    from pipeline.presets import get_preset
+
+    paths, _, _ = tiny_run
+    art = _artifacts(paths)
+    config = _eval_config(get_preset("tiny"))
+    judge_dir = os.path.join(art["judge"], "Format-Serving")
+    with open(os.path.join(judge_dir, JUDGE_SUMMARY)) as f:
+        judge_summary = json.load(f)
+    judge = Judge(judge_dir)
+    n, edits = config["num_samples"], config["num_edits"]
+    real = prepare_real(judge, art["examples"], config["resolution"], list(ATTRIBUTES), judge_summary,
+                        floor_sample_size=n)
+    vocab = vocabularies(art["transform_graph"], list(ATTRIBUTES))
+    model = os.path.join(art["model"], "Format-Serving")
+    args = (judge, real, vocab, list(ATTRIBUTES), n, edits)
+    singles = [evaluate_model(model, *args, seed=seed)["metrics"] for seed in evaluator_seeds(3)]
+    averaged = evaluate_model_draws(model, *args, draws=3)["metrics"]
+    assert len({m["fid_judge"]["value"] for m in singles}) == 3, "the draws did not differ"
+    for name in ("fid_judge", "fid_ratio", "articleType_control_accuracy", "edit_success"):
+        values = [m[name]["value"] for m in singles]
+        assert averaged[name]["value"] == pytest.approx(np.mean(values)), name
+        if len(set(values)) > 1:
+            assert averaged[name]["draws"] == pytest.approx(values)
+            assert averaged[name]["ci"][0] <= averaged[name]["value"] <= averaged[name]["ci"][1]
+    one = evaluate_model_draws(model, *args, draws=1)["metrics"]
+    assert one["fid_judge"]["value"] == singles[0]["fid_judge"]["value"] and "draws" not in one["fid_judge"]

@@ -128,3 +128,26 @@ def test_fid_parts_tell_too_little_variety_from_a_shifted_average():
         assert metrics[dominant]["value"] > 3 * metrics[other]["value"], (dominant, metrics)
     assert fid_part_metrics(collapsed, real)["feature_spread_ratio"]["value"] < 0.2
     assert 0.8 < fid_part_metrics(shifted, real)["feature_spread_ratio"]["value"] < 1.25
+
+
+def test_draws_average_each_metric_and_keep_the_evaluators_seed_first():
+    from scipy import stats
+
+    from components.gan_evaluation import EVALUATOR_SEED, combine_draws, evaluator_seeds
+
+    assert evaluator_seeds(1) == [EVALUATOR_SEED] and evaluator_seeds(3) == [EVALUATOR_SEED, 1, 2]
+    with pytest.raises(ValueError, match="at least one draw"):
+        evaluator_seeds(0)
+    runs = [{"fid_judge": {"value": v, "higher_is_better": False},
+             "edit_success": {"value": e, "ci": [e - 0.1, e + 0.1], "note": "one attribute changed"},
+             "fid_floor": {"value": 1.9, "note": "the same train draws every time"}}
+            for v, e in ((4.0, 0.80), (4.6, 0.84), (4.2, 0.82))]
+    combined = combine_draws(runs, [1234, 1, 2])
+    fid = combined["fid_judge"]
+    assert fid["value"] == pytest.approx(np.mean([4.0, 4.6, 4.2])) and fid["draws"] == [4.0, 4.6, 4.2]
+    half = stats.t.ppf(0.975, 2) * np.std([4.0, 4.6, 4.2], ddof=1) / np.sqrt(3)
+    assert fid["ci"] == pytest.approx([fid["value"] - half, fid["value"] + half])
+    assert fid["higher_is_better"] is False and "mean of 3 evaluator draws (seeds 1234, 1, 2" in fid["note"]
+    assert combined["edit_success"]["value"] == pytest.approx(0.82)
+    assert combined["edit_success"]["note"].startswith("one attribute changed; mean of 3")
+    assert combined["fid_floor"] is runs[0]["fid_floor"]  # equal in every draw: left as it was

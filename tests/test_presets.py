@@ -54,6 +54,13 @@ def test_model_and_preset_fields_still_override():
     assert PRESETS["cpu-quick"].model.min_train_steps == 1000
 
 
+def test_the_evaluator_is_given_its_draws_and_cpu_quick_averages_five():
+    """cpu-quick's N = 400 draw moves FID and edit success by more than levers do (session 57): it averages five."""
+    assert PRESETS["cpu-quick"].evaluator_config()["draws"] == 5
+    assert PRESETS["tiny"].evaluator_config()["draws"] == 1
+    assert get_preset("cpu-quick", _parse_overrides(["eval_draws=1"])).evaluator_config()["draws"] == 1
+
+
 def test_a_whole_number_for_a_float_field_arrives_as_a_float():
     """`--set model.ema_late_ramp=4` parses as the int 4; a TF op that picks between it and a float ramp refused
     int32 against float (session 54). Float fields get floats; int fields keep ints, bools stay bools."""
