@@ -6,8 +6,8 @@
 The evaluator scores a model on one seeded draw (`components/gan_evaluation.py: evaluate_model`, seed 1234): the
 conditions it asks for, the z it feeds the generator, the edit targets. This scores each `--model` (an exported
 serving model, e.g. a bench/train_quality.py scratch's `model/`) with the first `--draws` evaluator seeds (1234, then
-1, 2, ...) against the same judge, real images and FID floor (`--work-dir`: the pipeline work dir whose Transform and judge
-trained the models), and reports for each metric:
+1, 2, ...) against the same judge, real images and FID floor (`--work-dir`: the pipeline work dir whose Transform and
+judge trained the models), and reports for each metric:
 - per model: the value at each seed, its mean and standard deviation over seeds (the draw-to-draw noise a single
   evaluation carries);
 - per pair of models: the paired difference at each seed (both models drawn with the same seed, as the evaluator

@@ -96,7 +96,7 @@ EVALUATOR_SEED = 1234  # the first draw: what every single-draw report since ses
 
 
 def evaluator_seeds(draws: int) -> List[int]:
-    """The evaluator's seeds for `draws` draws: its own seed first (so draw 0 is the single-draw figure), then 1, 2..."""
+    """The evaluator's seeds for `draws` draws: its own seed first (draw 0 is the single-draw figure), then 1, 2..."""
     if draws < 1:
         raise ValueError(f"the evaluator needs at least one draw, got {draws}")
     return [EVALUATOR_SEED] + [s for s in range(1, draws + 1) if s != EVALUATOR_SEED][:draws - 1]
@@ -106,8 +106,8 @@ def evaluate_model_draws(model_path: str, judge: Judge, real: dict, vocab: Dict[
                          num_samples: int, num_edits: int, draws: int = 1) -> dict:
     """`evaluate_model` on `draws` seeded draws (conditions, z, edit targets), each metric the mean over them.
 
-    One draw of N = 400 carries its own noise: on the shared catalog an hour's generator reads FID 2.2-2.7 x its
-    floor and edit success 78-84 % over eight draws (bench/results/evaluator_draws_s57_cpu-quick.json), so a
+    One draw of N = 400 carries its own noise: on the shared catalog an hour's generator reads FID 2.2-2.8 x its
+    floor and edit success 78-85 % over eight draws (bench/results/evaluator_draws_s57_cpu-quick.json), so a
     single draw can put a model on either side of a bar it sits at. The FID floor is itself a mean over draws of
     train images (`with_floor_at`), so the generator's mean over draws compares like for like. Grids and confusion
     matrices come from the first draw (the evaluator's seed). Candidate and baseline get the same seeds."""
