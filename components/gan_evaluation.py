@@ -112,14 +112,16 @@ def evaluate_model_draws(model_path: str, judge: Judge, real: dict, vocab: Dict[
     train images (`with_floor_at`), so the generator's mean over draws compares like for like. Grids and confusion
     matrices come from the first draw (the evaluator's seed). Candidate and baseline get the same seeds."""
     seeds = evaluator_seeds(draws)
-    first = evaluate_model(model_path, judge, real, vocab, attributes, num_samples, num_edits, seed=seeds[0])
+    model = tf.saved_model.load(model_path)  # once, for every draw
+    first = evaluate_model(model_path, judge, real, vocab, attributes, num_samples, num_edits, seed=seeds[0],
+                           model=model)
     if len(seeds) == 1:
         return first
     runs = [first["metrics"]]
     for seed in seeds[1:]:
         log.info("Evaluator draw %d of %d (seed %d)", len(runs) + 1, len(seeds), seed)
         runs.append(evaluate_model(model_path, judge, real, vocab, attributes, num_samples, num_edits,
-                                   seed=seed)["metrics"])
+                                   seed=seed, model=model)["metrics"])
     return {"metrics": combine_draws(runs, seeds), "extras": first["extras"]}
 
 
@@ -144,9 +146,10 @@ def combine_draws(runs: List[dict], seeds: List[int]) -> dict:
 
 
 def evaluate_model(model_path: str, judge: Judge, real: dict, vocab: Dict[str, List[str]], attributes,
-                   num_samples: int, num_edits: int, seed: int = EVALUATOR_SEED) -> dict:
-    """Scores one exported model. `real` holds judged real images (see `prepare_real`)."""
-    model = tf.saved_model.load(model_path)
+                   num_samples: int, num_edits: int, seed: int = EVALUATOR_SEED, model=None) -> dict:
+    """Scores one exported model. `real` holds judged real images (see `prepare_real`); `model`, when given, is
+    `model_path` already loaded."""
+    model = tf.saved_model.load(model_path) if model is None else model
     rng = np.random.default_rng(seed)
     eval_ids = real["eval_ids"]
     n_eval = len(eval_ids[attributes[0]])
