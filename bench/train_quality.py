@@ -7,6 +7,8 @@
     python bench/train_quality.py --work-dir RUN --preset cpu-quick --checkpoint RUN_SCRATCH/train/checkpoints/step-00006000
     python bench/train_quality.py --work-dir RUN --preset cpu-quick --minutes 60 --score-kept \
         --set model.judge_also_pick=judge_pick_edit=train   # also score the last weights and the old editor pick
+    python bench/train_quality.py --work-dir RUN --preset cpu-quick --steps 15000 \
+        --checkpoint RUN_SCRATCH/train/checkpoints/step-00007568   # continue a finished run to 15,000 steps
 
 The data side (ExampleGen -> Transform, and the judge trained on real images) comes from a pipeline run: with
 `--work-dir` the latest Transform output and JudgeTrainer model under that run's pipeline root; with `--catalog`
@@ -19,7 +21,10 @@ colour-jitter baseline). Writes JSON (default bench/results/train_quality_<prese
 `--evaluate` skips training and re-scores a model this script exported before (its training figures come from the
 model's own summary), e.g. after the evaluator changed. `--checkpoint` exports one periodic checkpoint of a run
 (a `step-NNNNNNNN` folder of its `train/checkpoints`) and scores it: what that run would have exported at that step
-without the judge's pick (pass the run's `--set` overrides; the checkpoint is copied, never changed).
+without the judge's pick (pass the run's `--set` overrides; the checkpoint is copied, never changed). With
+`--steps N` beyond its step it instead continues that run to N steps, as a resume after a kill does: the networks
+and the step come back, Adam's moments and the judge monitor's history start afresh (the pick is among the new
+checks), and the data order restarts.
 `--score-kept` then scores, the same way, each checkpoint the Trainer kept beside its pick (see
 models.training.finish_judge_monitor): the last weights, when a pick was put back, and what each alternative pick
 (`model.judge_also_pick`) would have exported, where it differs. Each gets its own JSON beside the run's
@@ -104,15 +109,19 @@ def main(argv=None) -> int:
                         help="after training, also score the last weights and each alternative pick's checkpoint "
                              "(model.judge_also_pick) that the Trainer kept beside its pick, each into its own JSON")
     args = parser.parse_args(argv)
-    if args.score_kept and (args.evaluate or args.checkpoint):
+    continuing = bool(args.checkpoint and args.steps)
+    if args.score_kept and (args.evaluate or (args.checkpoint and not continuing)):
         parser.error("--score-kept scores what a training run kept beside its pick: it needs a run, not --evaluate "
-                     "or --checkpoint")
+                     "or --checkpoint without --steps")
     if (args.evaluate or args.checkpoint) and not args.work_dir:
         parser.error("--evaluate and --checkpoint need --work-dir: the run whose data and judge trained and score "
                      "the model")
     if args.evaluate and args.checkpoint:
         parser.error("--evaluate re-scores an exported model, --checkpoint exports one first: give one of them")
     checkpoint_step = _checkpoint_step(parser, args.checkpoint) if args.checkpoint else None
+    if continuing and args.steps <= checkpoint_step:
+        parser.error(f"--steps {args.steps} with --checkpoint continues the run past the checkpoint's step "
+                     f"{checkpoint_step}: give more steps, or leave --steps out to score the checkpoint")
     args.scratch = args.scratch or tempfile.mkdtemp(prefix="vitrine-quality-")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
@@ -125,8 +134,9 @@ def main(argv=None) -> int:
 
     overrides = _parse_overrides(args.set)
     preset = get_preset(args.preset, overrides)
-    if checkpoint_step is not None:  # resume at the checkpoint's step with nothing left to train: export only
-        preset = preset.with_model(max_train_seconds=0.0, train_steps=checkpoint_step, min_train_steps=0)
+    if checkpoint_step is not None:  # resume at the checkpoint's step: export only, or continue to --steps
+        preset = preset.with_model(max_train_seconds=0.0, train_steps=args.steps if continuing else checkpoint_step,
+                                   min_train_steps=0)
         destination = pathlib.Path(args.scratch, "train", "checkpoints", pathlib.Path(args.checkpoint).name)
         if destination.parent.exists() and any(destination.parent.iterdir()):
             raise SystemExit(f"error: {destination.parent} already holds checkpoints; give an empty --scratch")
@@ -172,7 +182,8 @@ def main(argv=None) -> int:
                            else None if (args.steps or args.checkpoint) else args.minutes),
         "fixed_steps": args.steps,
         "evaluated_model": portable(args.evaluate),
-        "evaluated_checkpoint": portable(args.checkpoint),
+        "evaluated_checkpoint": None if continuing else portable(args.checkpoint),
+        "continued_from_checkpoint": portable(args.checkpoint) if continuing else None,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(terse=True),
                     "python": platform.python_version(), "onednn_kernels": onednn_enabled(),
                     "cpu_vector_extensions": cpu_vector_extensions()},

@@ -48,3 +48,13 @@ def test_kept_checkpoints_are_named_for_their_output_files():
         "picked_by_judge_pick_edit-all": "picked_by/judge_pick_edit-all/step-00007000"}
     # results written before session 50 (no kept checkpoints), and runs without the judge monitor
     assert train_quality.kept_checkpoints({"best": {"editor": 10}}) == {} and train_quality.kept_checkpoints(None) == {}
+
+
+def test_continuing_a_checkpoint_needs_steps_past_it(tmp_path, capsys):
+    folder = tmp_path / "step-00006000"
+    folder.mkdir()
+    (folder / "DONE").write_text("6000")
+    continued = ["--work-dir", str(tmp_path), "--checkpoint", str(folder)]
+    assert "past the checkpoint's step 6000" in _refused(continued + ["--steps", "6000"], capsys)
+    # scoring a checkpoint keeps nothing beside a pick; continuing one trains, so its kept weights can be scored
+    assert "without --steps" in _refused(continued + ["--score-kept"], capsys)
