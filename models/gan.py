@@ -126,6 +126,14 @@ class VitrineGAN(keras.Model):
         self.lecam_updates = tf.Variable(0.0, trainable=False, name="lecam_updates",
                                          synchronization=tf.VariableSynchronization.ON_READ,
                                          aggregation=tf.VariableAggregation.MEAN)
+        # How many steps each network took before this process, restored from a checkpoint (0 in a fresh or
+        # warm-started run). Its optimizer's `iterations` restart at 0 on a resume, as its Adam moments do (a
+        # checkpoint keeps the weights only), so the schedules that count a network's steps read offset +
+        # iterations: the moving averages' ramps, the late ramp's switch, lazy R1 and D's editor-fake switch.
+        # Counted from 0 they restarted the moving average at a resume (its decay fell to 0.1): session 58's
+        # resumed hour lost a quarter of its held-out FID at the first check (4.73 -> 6.06).
+        self.step_offsets = {name: tf.Variable(0, dtype=tf.int64, trainable=False, name=f"{name}_step_offset")
+                             for name in ("generator", "editor", "discriminator")}
         # The sub-networks are built; without this, fit() under a distribution strategy would try to build
         # the model by calling it on a training batch, which is not a generator input.
         self.built = True
@@ -141,15 +149,34 @@ class VitrineGAN(keras.Model):
                          (self.d_optimizer, self.discriminator)):
             opt.build(net.trainable_variables)
 
-    def training_state(self) -> dict:
-        """What a checkpoint keeps besides the networks' weights (LeCam's anchors), JSON-able."""
-        return {"lecam_ema": [float(v) for v in self.lecam_ema.numpy()],
-                "lecam_updates": float(self.lecam_updates.numpy())}
+    def _iterations(self, network: str):
+        """`network`'s optimizer's iterations in this process (0 before compile())."""
+        optimizer = getattr(self, {"generator": "g_optimizer", "editor": "e_optimizer",
+                                   "discriminator": "d_optimizer"}[network], None)
+        return tf.zeros([], tf.int64) if optimizer is None else tf.cast(optimizer.iterations, tf.int64)
 
-    def restore_training_state(self, state: Mapping) -> None:
+    def steps_taken(self, network: str):
+        """The steps `network` ("generator", "editor", "discriminator") has taken over the whole run, resumes
+        included: its optimizer's iterations in this process plus what the checkpoint it resumed from counted."""
+        return self._iterations(network) + self.step_offsets[network]
+
+    def training_state(self) -> dict:
+        """What a checkpoint keeps besides the networks' weights (LeCam's anchors, each network's step count),
+        JSON-able."""
+        return {"lecam_ema": [float(v) for v in self.lecam_ema.numpy()],
+                "lecam_updates": float(self.lecam_updates.numpy()),
+                "network_steps": {name: int(self.steps_taken(name).numpy()) for name in self.step_offsets}}
+
+    def restore_training_state(self, state: Mapping, step: int) -> None:
+        """Puts back a checkpoint's state at training step `step`. Checkpoints written before session 58 hold no
+        step counts: G and D took one step per training step, the editor one per step after its warm-up."""
         if "lecam_ema" in state:
             self.lecam_ema.assign(tf.constant(state["lecam_ema"], tf.float32))
             self.lecam_updates.assign(float(state["lecam_updates"]))
+        counts = state.get("network_steps") or {
+            "generator": step, "discriminator": step, "editor": max(0, step - self.cfg.editor_from_step)}
+        for name, offset in self.step_offsets.items():
+            offset.assign(int(counts[name]) - int(self._iterations(name).numpy()))
 
     def lecam_anchors(self, real_score, fake_score):
         """Updates LeCam's moving averages with this step's mean scores; returns the debiased (a_real, a_fake)."""
@@ -234,16 +261,16 @@ class VitrineGAN(keras.Model):
         # Each average ramps over its own network's steps, so an editor that starts late is not averaged at 0.999.
         # cfg.ema_ramp (G) and cfg.editor_ramp (E) set how far back each ramp reaches (models/config.py).
         # From G's step cfg.ema_late_from_step its ramp is cfg.ema_late_ramp where that is set.
-        def decay_after(optimizer, ramp, late_ramp=0.0):
-            step = tf.cast(optimizer.iterations, tf.float32)
+        def decay_after(network, ramp, late_ramp=0.0):
+            step = tf.cast(self.steps_taken(network), tf.float32)
             if late_ramp:
                 ramp = tf.where(step >= float(self.cfg.ema_late_from_step), late_ramp, ramp)
             return tf.minimum(tf.constant(self.cfg.ema_decay, tf.float32), (1.0 + step) / (ramp + step))
 
-        g_decay = decay_after(self.g_optimizer, self.cfg.ema_ramp, self.cfg.ema_late_ramp)
+        g_decay = decay_after("generator", self.cfg.ema_ramp, self.cfg.ema_late_ramp)
         pairs = [(e.value, g.value, g_decay) for e, g in zip(self.ema_generator.weights, self.generator.weights)]
         if self.editor_training:  # a resting editor's average would only be recomputed unchanged
-            e_decay = decay_after(self.e_optimizer, self.cfg.editor_ramp)
+            e_decay = decay_after("editor", self.cfg.editor_ramp)
             pairs += [(e.value, g.value, e_decay) for e, g in zip(self.ema_editor.weights, self.editor.weights)]
 
         def average(ema_var, var, decay):
@@ -298,7 +325,7 @@ class VitrineGAN(keras.Model):
             return tf.constant(0.0)
         if cfg.r1_every <= 1:
             return self._r1(real_augmented, c_real)
-        due = tf.equal(self.d_optimizer.iterations % cfg.r1_every, 0)
+        due = tf.equal(self.steps_taken("discriminator") % cfg.r1_every, 0)
         return tf.cond(due, lambda: self._r1(real_augmented, c_real), lambda: tf.constant(0.0))
 
     def _twin_cross_entropy(self, out, conditions, rows):
@@ -376,7 +403,8 @@ class VitrineGAN(keras.Model):
                     if share > 0:
                         d_fake_e = losses.d_hinge(adv[:batch], adv[2 * batch:2 * batch + rows])[1]
                         if cfg.d_editor_fake_from_step > 0:  # G's samples only until then
-                            share = tf.where(self.d_optimizer.iterations >= cfg.d_editor_fake_from_step, share, 0.0)
+                            share = tf.where(self.steps_taken("discriminator") >= cfg.d_editor_fake_from_step,
+                                             share, 0.0)
                         d_fake = (1.0 - share) * d_fake + share * tf.reduce_mean(d_fake_e)
                     d_adv = tf.reduce_mean(d_real) + d_fake
                     lecam = tf.constant(0.0)

@@ -271,9 +271,11 @@ class Checkpoints:
         path = os.path.join(self.directory, f"step-{steps[-1]:08d}")
         load_networks(gan, path)
         state = os.path.join(path, STATE_FILE)
+        saved = {}
         if tf.io.gfile.exists(state):  # checkpoints written before LeCam have none: its anchors start afresh
             with tf.io.gfile.GFile(state) as f:
-                gan.restore_training_state(json.load(f))
+                saved = json.load(f)
+        gan.restore_training_state(saved, steps[-1])
         return steps[-1]
 
 

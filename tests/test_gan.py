@@ -414,6 +414,46 @@ def test_the_averages_ramp_reaches_as_far_back_as_ema_ramp_says():
         SMALL.replace(ema_late_ramp=4.0, ema_late_from_step=0)
 
 
+def test_a_resumed_run_keeps_each_networks_step_count_and_its_averages_ramp(tmp_path):
+    """A checkpoint keeps how many steps G, E and D took; a model restored from it counts on from there, so the
+    moving average's next decay is (1 + 4) / (ramp + 4) after 3 steps, not the fresh run's 2 / (ramp + 1) (which
+    restarted the average at every resume before session 58). Checkpoints without the counts (older ones) read G and
+    D at the checkpoint's step and E at the steps after its warm-up."""
+    import json
+
+    from models.training import STATE_FILE, Checkpoints
+
+    keras.utils.set_random_seed(0)
+    cfg = SMALL.replace(ema_decay=0.999)
+    gan = _gan(cfg)
+    gan.compile()
+    gan.fit(_dataset(16), steps_per_epoch=3, epochs=1, verbose=0)
+    assert gan.training_state()["network_steps"] == {"generator": 3, "editor": 3, "discriminator": 3}
+    Checkpoints(str(tmp_path)).save(gan, 3)
+
+    resumed = _gan(cfg)
+    resumed.compile()
+    assert Checkpoints(str(tmp_path)).restore_latest(resumed) == 3
+    assert {n: int(resumed.steps_taken(n)) for n in ("generator", "editor", "discriminator")} == {
+        "generator": 3, "editor": 3, "discriminator": 3}
+    before = {n: [w.copy() for w in getattr(resumed, n).get_weights()] for n in ("ema_generator", "ema_editor")}
+    resumed.fit(_dataset(16), steps_per_epoch=1, epochs=1, verbose=0)
+    d = 5.0 / (cfg.ema_ramp + 4.0)
+    for raw, ema in (("generator", "ema_generator"), ("editor", "ema_editor")):
+        expected = [d * a + (1.0 - d) * w for a, w in zip(before[ema], getattr(resumed, raw).get_weights())]
+        gap = max(float(np.abs(e - a).max()) for e, a in zip(expected, getattr(resumed, ema).get_weights()))
+        assert gap <= 1e-6, (raw, gap)
+    assert resumed.training_state()["network_steps"]["generator"] == 4
+
+    state_file = tmp_path / "step-00000003" / STATE_FILE
+    state = json.loads(state_file.read_text())
+    state_file.write_text(json.dumps({k: v for k, v in state.items() if k != "network_steps"}))
+    older = _gan(cfg.replace(editor_from_step=2))
+    older.compile()
+    Checkpoints(str(tmp_path)).restore_latest(older)
+    assert older.training_state()["network_steps"] == {"generator": 3, "editor": 1, "discriminator": 3}
+
+
 class _EditRows(VitrineGAN):
     """VitrineGAN that records how many images each editor call edits (eager steps only)."""
 
