@@ -238,8 +238,10 @@ def load_networks(gan, directory: str, strict: bool = True) -> List[str]:
 class Checkpoints:
     """Step-numbered checkpoints of the networks (and the step) in `directory`, keeping the newest few.
 
-    Network weights (G, EMA G, E, EMA E, D) are restored on resume; optimizer moments restart from zero, which
-    Adam recovers from within a few steps and keeps checkpoints small and Keras-version independent."""
+    Network weights (G, EMA G, E, EMA E, D), LeCam's anchors and each network's step count are restored on resume,
+    so the moving averages' ramps and the step-counted switches keep their place; optimizer moments restart from
+    zero, which Adam (beta1 0 in every preset) recovers from within a few steps, and which keeps checkpoints small
+    and Keras-version independent. The input order restarts too."""
 
     def __init__(self, directory: str, keep: int = 2):
         self.directory = directory

@@ -101,6 +101,7 @@ logs = gan.fit(ds, steps_per_epoch=2, verbose=0).history
 assert all(np.isfinite(v[-1]) for v in logs.values()), logs
 state = gan.training_state()
 assert state["lecam_updates"] == 2.0 and all(np.isfinite(state["lecam_ema"])) and logs["lecam"][-1] > 0, state
+assert state["network_steps"] == {"generator": 2, "editor": 2, "discriminator": 2}, state
 print("MIRRORED_OK")
 """
 
