@@ -8,7 +8,7 @@
     python bench/train_quality.py --work-dir RUN --preset cpu-quick --minutes 60 --score-kept \
         --set model.judge_also_pick=judge_pick_edit=train   # also score the last weights and the old editor pick
     python bench/train_quality.py --work-dir RUN --preset cpu-quick --steps 15000 \
-        --checkpoint RUN_SCRATCH/train/checkpoints/step-00007568   # continue a finished run to 15,000 steps
+        --checkpoint RUN_SCRATCH/train/checkpoints/unpicked/step-00007568   # continue a finished run
 
 The data side (ExampleGen -> Transform, and the judge trained on real images) comes from a pipeline run: with
 `--work-dir` the latest Transform output and JudgeTrainer model under that run's pipeline root; with `--catalog`
@@ -22,9 +22,10 @@ colour-jitter baseline). Writes JSON (default bench/results/train_quality_<prese
 model's own summary), e.g. after the evaluator changed. `--checkpoint` exports one periodic checkpoint of a run
 (a `step-NNNNNNNN` folder of its `train/checkpoints`) and scores it: what that run would have exported at that step
 without the judge's pick (pass the run's `--set` overrides; the checkpoint is copied, never changed). With
-`--steps N` beyond its step it instead continues that run to N steps, as a resume after a kill does: the networks
-and the step come back, Adam's moments and the judge monitor's history start afresh (the pick is among the new
-checks), and the data order restarts.
+`--steps N` beyond its step it instead continues that run to N steps, as a resume after a kill does: the networks,
+each network's step count and (in checkpoints written since session 58) the judge's checks and picks come back;
+Adam's moments and the data order restart. A finished run whose pick was put back holds the picks in its last
+`step-N` folder and its last weights in `unpicked/step-N`: continue from the latter to train on.
 `--score-kept` then scores, the same way, each checkpoint the Trainer kept beside its pick (see
 models.training.finish_judge_monitor): the last weights, when a pick was put back, and what each alternative pick
 (`model.judge_also_pick`) would have exported, where it differs. Each gets its own JSON beside the run's

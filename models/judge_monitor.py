@@ -42,7 +42,10 @@ write the last weights and each alternative's picks as checkpoints (models/train
 that one run scores its own pick, the last weights and each alternative's pick.
 """
 import contextlib
+import io
+import json
 import logging
+import os
 from typing import Callable, Dict, List, Optional
 
 import keras
@@ -56,6 +59,10 @@ from models.judge_pick import (SIDE_NAMES, Picks, alternative_picks, complete_ch
 from models.training import NETWORKS, id_feature, make_dataset, values_checksum
 
 log = logging.getLogger("vitrine.judge_monitor")
+
+# in a checkpoint folder: the checks so far, and the weights at each pick (JudgeMonitor.save_state)
+MONITOR_STATE_FILE = "judge_monitor.json"
+MONITOR_WEIGHTS_FILE = "judge_monitor_picks.npz"
 
 # What each side's score is, and which networks its best weights cover (every network in NETWORKS, once).
 SIDES = {"generator": ("generator", "ema_generator", "discriminator"), "editor": ("editor", "ema_editor")}
@@ -133,6 +140,57 @@ class JudgeMonitor(keras.callbacks.Callback):
         self.best_weights: Dict[str, List[np.ndarray]] = {}  # network -> weights at its side's best check
         self.stopped_early = False
         self.restored: Dict[str, int] = {}  # side -> step whose weights were put back
+
+    # -- resume ---------------------------------------------------------------------------------------
+    def save_state(self, directory: str) -> None:
+        """Writes the checks so far and the weights at each pick (the run's own and each alternative's) into a
+        checkpoint folder, so that a run resumed from it keeps its picks (models/training.py: Checkpoints)."""
+        with tf.io.gfile.GFile(os.path.join(directory, MONITOR_STATE_FILE), "w") as f:
+            json.dump({"history": self.history}, f, default=float)
+        arrays = {}
+        owners = {"best": self.best_weights,
+                  **{f"alternative/{label}": weights for label, weights in self.alternative_weights.items()}}
+        for owner, weights in owners.items():
+            for name, values in weights.items():
+                arrays.update({f"{owner}/{name}/{index:05d}": value for index, value in enumerate(values)})
+        buffer = io.BytesIO()  # zipfile seeks back while writing, which a GFile (e.g. on GCS) does not allow
+        np.savez(buffer, **arrays)
+        with tf.io.gfile.GFile(os.path.join(directory, MONITOR_WEIGHTS_FILE), "wb") as f:
+            f.write(buffer.getvalue())
+
+    def restore_state(self, directory: str) -> bool:
+        """Puts back what `save_state` wrote: the checks are replayed through the pick rules (the same picks and
+        early-stop count) and the picks' weights reloaded. False, and the monitor starts afresh, where the
+        checkpoint holds no monitor state (written before session 58, or by a run without the judge)."""
+        state_path = os.path.join(directory, MONITOR_STATE_FILE)
+        weights_path = os.path.join(directory, MONITOR_WEIGHTS_FILE)
+        if not (tf.io.gfile.exists(state_path) and tf.io.gfile.exists(weights_path)):
+            return False
+        with tf.io.gfile.GFile(state_path) as f:
+            history = json.load(f)["history"]
+        for result in history:
+            self.history.append(result)
+            self.picks.record(result)
+            for picks in self.alternatives.values():
+                picks.record(result)
+        with tf.io.gfile.GFile(weights_path, "rb") as f:
+            arrays = dict(np.load(io.BytesIO(f.read())))
+        unfollowed = set()
+        for key in sorted(arrays):  # "<best | alternative/label>/<network>/<index, zero-padded>"
+            owner, name, _ = key.rsplit("/", 2)
+            label = owner[len("alternative/"):]
+            if owner != "best" and label not in self.alternative_weights:
+                unfollowed.add(label)
+                continue
+            weights = self.best_weights if owner == "best" else self.alternative_weights[label]
+            weights.setdefault(name, []).append(arrays[key])
+        if unfollowed:
+            log.warning("The checkpoint keeps the picks of judge_also_pick %s, which this run does not follow",
+                        ", ".join(sorted(unfollowed)))
+        log.info("Resumed the judge monitor: %d checks (steps %s-%s), picks %s", len(history),
+                 history[0]["step"] if history else "-", history[-1]["step"] if history else "-",
+                 self.picks.describe() or "none yet")
+        return True
 
     # -- scoring -------------------------------------------------------------------------------------
     def score(self) -> dict:

@@ -246,7 +246,11 @@ class Checkpoints:
     def __init__(self, directory: str, keep: int = 2):
         self.directory = directory
         self.keep = keep
+        self.monitor = None  # a JudgeMonitor whose checks and picks each checkpoint also keeps
         tf.io.gfile.makedirs(directory)
+
+    def path(self, step: int) -> str:
+        return os.path.join(self.directory, f"step-{step:08d}")
 
     def steps(self) -> List[int]:
         found = []
@@ -261,6 +265,8 @@ class Checkpoints:
         save_networks(gan, path)
         with tf.io.gfile.GFile(os.path.join(path, STATE_FILE), "w") as f:
             json.dump(gan.training_state(), f)
+        if self.monitor is not None:
+            self.monitor.save_state(path)
         with tf.io.gfile.GFile(os.path.join(path, "DONE"), "w") as f:  # written last: a killed save is ignored
             f.write(str(step))
         for old in self.steps()[:-self.keep]:
@@ -475,6 +481,10 @@ def train(
         heldout = fixed_examples(train_patterns, cfg, cfg.judge_samples, records="heldout") \
             if cfg.judge_holdout > 0 else None
         monitor = JudgeMonitor(judge_model, cfg, vocab_sizes, examples, writer, start_step, heldout=heldout)
+        if start_step and not monitor.restore_state(checkpoints.path(start_step)):
+            log.warning("The checkpoint of step %d holds no judge checks: the monitor picks among this run's checks "
+                        "only", start_step)
+        checkpoints.monitor = monitor
     elif cfg.judge_every > 0:
         log.warning("judge_every=%d but no judge model was given: training without the judge monitor",
                     cfg.judge_every)

@@ -536,6 +536,37 @@ def test_a_trained_run_writes_what_its_alternative_pick_would_export(transformed
     assert (checkpoints / "unpicked" / "step-00000004" / "DONE").read_text() == "4"
 
 
+def test_a_resumed_run_keeps_the_judges_checks_and_exports_a_pick_made_before_the_kill(transformed, judge_dir,
+                                                                                         tmp_path):
+    """Settings that fix the picks whatever the scores (no tolerance, a gain of 2 needed): check 1 is each side's
+    pick. A 4-step run checkpoints every step; its step-4 checkpoint is removed, as if it were killed after step 3.
+    Resumed, it keeps checks 1-3, scores step 4 and exports the weights of check 1, which it never held in this
+    process: they come back from the step-3 checkpoint. Before session 58 the resumed monitor started afresh and
+    exported step 4's weights."""
+    import shutil
+
+    path, files = transformed
+    cfg = CFG.replace(train_steps=4, judge_every=1, judge_samples=16, judge_control_tolerance=0.0,
+                      judge_fid_min_gain=-1000.0, early_stop_min_delta=2.0, checkpoint_every=1,
+                      judge_also_pick="judge_control_tolerance=1.0")
+    work = tmp_path / "work"
+    first = train(cfg, path, files, str(work), judge_model=judge_dir)["judge_monitor"]
+    assert first["best"] == {"generator": 1, "editor": 1}
+    shutil.rmtree(work / "checkpoints" / "step-00000004")  # killed after step 3's checkpoint
+    export = tmp_path / "export"
+    resumed = train(cfg, path, files, str(work), serving_dir=str(export), judge_model=judge_dir)
+    monitor = resumed["judge_monitor"]
+    assert resumed["resumed_from_step"] == 3 and resumed["steps"] == 4
+    assert [check["step"] for check in monitor["history"]] == [1, 2, 3, 4]
+    assert monitor["history"][:3] == first["history"][:3]
+    assert monitor["best"] == {"generator": 1, "editor": 1} and monitor["restored"] == {"generator": 1, "editor": 1}
+    assert monitor["best_checksums"] == first["best_checksums"]
+    with open(os.path.join(export, TRAINING_SUMMARY)) as f:
+        assert json.load(f)["exported_checksums"] == first["best_checksums"]
+    # the alternative (every check ties, any FID is closer) moved its generator to each check, now to step 4
+    assert monitor["alternatives"]["judge_control_tolerance=1.0"]["best"] == {"generator": 4, "editor": 1}
+
+
 @pytest.mark.skipif(bool(tf.config.list_logical_devices("GPU")), reason="the guard is for machines without a GPU")
 def test_gpu_only_switches_are_turned_off_on_a_cpu_with_a_warning(transformed, tmp_path, caplog):
     """The `gpu` preset's mixed precision and XLA, scheduled on a CPU-only node: XLA on the CPU made cpu-quick's
