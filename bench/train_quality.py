@@ -25,7 +25,8 @@ without the judge's pick (pass the run's `--set` overrides; the checkpoint is co
 `--steps N` beyond its step it instead continues that run to N steps, as a resume after a kill does: the networks,
 each network's step count and (in checkpoints written since session 58) the judge's checks and picks come back;
 Adam's moments and the data order restart. A finished run whose pick was put back holds the picks in its last
-`step-N` folder and its last weights in `unpicked/step-N`: continue from the latter to train on.
+`step-N` folder and its last weights in `unpicked/step-N` (with its checks and picks, since session 58): continue
+from the latter to train on.
 `--score-kept` then scores, the same way, each checkpoint the Trainer kept beside its pick (see
 models.training.finish_judge_monitor): the last weights, when a pick was put back, and what each alternative pick
 (`model.judge_also_pick`) would have exported, where it differs. Each gets its own JSON beside the run's

@@ -261,7 +261,7 @@ class Checkpoints:
         return sorted(found)
 
     def save(self, gan, step: int) -> None:
-        path = os.path.join(self.directory, f"step-{step:08d}")
+        path = self.path(step)
         save_networks(gan, path)
         with tf.io.gfile.GFile(os.path.join(path, STATE_FILE), "w") as f:
             json.dump(gan.training_state(), f)
@@ -276,7 +276,7 @@ class Checkpoints:
         steps = self.steps()
         if not steps:
             return 0
-        path = os.path.join(self.directory, f"step-{steps[-1]:08d}")
+        path = self.path(steps[-1])
         load_networks(gan, path)
         state = os.path.join(path, STATE_FILE)
         saved = {}
@@ -577,8 +577,10 @@ def finish_judge_monitor(monitor, gan, checkpoints: Checkpoints, step: int) -> d
     checkpoints/, go into the summary."""
     kept = {}
 
-    def keep_last_weights():
-        Checkpoints(os.path.join(checkpoints.directory, UNPICKED_DIR), keep=1).save(gan, step)
+    def keep_last_weights():  # with the checks and picks: a run continued from here still weighs its picks
+        last = Checkpoints(os.path.join(checkpoints.directory, UNPICKED_DIR), keep=1)
+        last.monitor = monitor
+        last.save(gan, step)
         kept["unpicked"] = f"{UNPICKED_DIR}/step-{step:08d}"
 
     summary = monitor.finish(before_restore=keep_last_weights)

@@ -552,6 +552,9 @@ def test_a_resumed_run_keeps_the_judges_checks_and_exports_a_pick_made_before_th
     work = tmp_path / "work"
     first = train(cfg, path, files, str(work), judge_model=judge_dir)["judge_monitor"]
     assert first["best"] == {"generator": 1, "editor": 1}
+    # the last weights kept beside the picks carry the checks too, so a run continued from them weighs its picks
+    kept = json.loads((work / "checkpoints" / "unpicked" / "step-00000004" / "judge_monitor.json").read_text())
+    assert [check["step"] for check in kept["history"]] == [1, 2, 3, 4]
     shutil.rmtree(work / "checkpoints" / "step-00000004")  # killed after step 3's checkpoint
     export = tmp_path / "export"
     resumed = train(cfg, path, files, str(work), serving_dir=str(export), judge_model=judge_dir)
