@@ -148,15 +148,18 @@ class JudgeMonitor(keras.callbacks.Callback):
         with tf.io.gfile.GFile(os.path.join(directory, MONITOR_STATE_FILE), "w") as f:
             json.dump({"history": self.history}, f, default=float)
         arrays = {}
-        owners = {"best": self.best_weights,
-                  **{f"alternative/{label}": weights for label, weights in self.alternative_weights.items()}}
-        for owner, weights in owners.items():
+        for owner, weights in self._pick_weights().items():
             for name, values in weights.items():
                 arrays.update({f"{owner}/{name}/{index:05d}": value for index, value in enumerate(values)})
         buffer = io.BytesIO()  # zipfile seeks back while writing, which a GFile (e.g. on GCS) does not allow
         np.savez(buffer, **arrays)
         with tf.io.gfile.GFile(os.path.join(directory, MONITOR_WEIGHTS_FILE), "wb") as f:
             f.write(buffer.getvalue())
+
+    def _pick_weights(self) -> Dict[str, Dict[str, List[np.ndarray]]]:
+        """owner ("best", "alternative/<label>") -> network -> the weights at that owner's picks (the live dicts)."""
+        return {"best": self.best_weights,
+                **{f"alternative/{label}": weights for label, weights in self.alternative_weights.items()}}
 
     def restore_state(self, directory: str) -> bool:
         """Puts back what `save_state` wrote: the checks are replayed through the pick rules (the same picks and
@@ -175,17 +178,15 @@ class JudgeMonitor(keras.callbacks.Callback):
                 picks.record(result)
         with tf.io.gfile.GFile(weights_path, "rb") as f:
             arrays = dict(np.load(io.BytesIO(f.read())))
-        unfollowed = set()
-        for key in sorted(arrays):  # "<best | alternative/label>/<network>/<index, zero-padded>"
+        owners, unfollowed = self._pick_weights(), set()
+        for key in sorted(arrays):  # "<owner>/<network>/<index, zero-padded>"
             owner, name, _ = key.rsplit("/", 2)
-            label = owner[len("alternative/"):]
-            if owner != "best" and label not in self.alternative_weights:
-                unfollowed.add(label)
-                continue
-            weights = self.best_weights if owner == "best" else self.alternative_weights[label]
-            weights.setdefault(name, []).append(arrays[key])
+            if owner in owners:
+                owners[owner].setdefault(name, []).append(arrays[key])
+            else:
+                unfollowed.add(owner)
         if unfollowed:
-            log.warning("The checkpoint keeps the picks of judge_also_pick %s, which this run does not follow",
+            log.warning("The checkpoint keeps picks this run does not follow (judge_also_pick): %s",
                         ", ".join(sorted(unfollowed)))
         log.info("Resumed the judge monitor: %d checks (steps %s-%s), picks %s", len(history),
                  history[0]["step"] if history else "-", history[-1]["step"] if history else "-",

@@ -243,10 +243,10 @@ class Checkpoints:
     zero, which Adam (beta1 0 in every preset) recovers from within a few steps, and which keeps checkpoints small
     and Keras-version independent. The input order restarts too."""
 
-    def __init__(self, directory: str, keep: int = 2):
+    def __init__(self, directory: str, keep: int = 2, monitor=None):
         self.directory = directory
         self.keep = keep
-        self.monitor = None  # a JudgeMonitor whose checks and picks each checkpoint also keeps
+        self.monitor = monitor  # a JudgeMonitor whose checks and picks each checkpoint also keeps
         tf.io.gfile.makedirs(directory)
 
     def path(self, step: int) -> str:
@@ -578,9 +578,7 @@ def finish_judge_monitor(monitor, gan, checkpoints: Checkpoints, step: int) -> d
     kept = {}
 
     def keep_last_weights():  # with the checks and picks: a run continued from here still weighs its picks
-        last = Checkpoints(os.path.join(checkpoints.directory, UNPICKED_DIR), keep=1)
-        last.monitor = monitor
-        last.save(gan, step)
+        Checkpoints(os.path.join(checkpoints.directory, UNPICKED_DIR), keep=1, monitor=monitor).save(gan, step)
         kept["unpicked"] = f"{UNPICKED_DIR}/step-{step:08d}"
 
     summary = monitor.finish(before_restore=keep_last_weights)
