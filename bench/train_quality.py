@@ -9,6 +9,8 @@
         --set model.judge_also_pick=judge_pick_edit=train   # also score the last weights and the old editor pick
     python bench/train_quality.py --work-dir RUN --preset cpu-quick --steps 15000 \
         --checkpoint RUN_SCRATCH/train/checkpoints/unpicked/step-00007568   # continue a finished run
+    python bench/train_quality.py --work-dir RUN --preset cpu-quick --minutes 10 \
+        --base-model RUN_SCRATCH/model   # a scheduled retrain, warm-started from and judged against that model
 
 The data side (ExampleGen -> Transform, and the judge trained on real images) comes from a pipeline run: with
 `--work-dir` the latest Transform output and JudgeTrainer model under that run's pipeline root; with `--catalog`
@@ -107,6 +109,10 @@ def main(argv=None) -> int:
     parser.add_argument("--checkpoint", metavar="CHECKPOINT_DIR",
                         help="no training: export this checkpoint (a run's train/checkpoints/step-NNNNNNNN, with the "
                              "run's --set overrides and --work-dir) and score it")
+    parser.add_argument("--base-model", metavar="MODEL_DIR",
+                        help="a scheduled retrain: warm-start from this exported model (the Trainer's "
+                             "fn_args.base_model) and evaluate against it as the baseline, as the pipeline does with "
+                             "its last blessed model")
     parser.add_argument("--score-kept", action="store_true",
                         help="after training, also score the last weights and each alternative pick's checkpoint "
                              "(model.judge_also_pick) that the Trainer kept beside its pick, each into its own JSON")
@@ -120,6 +126,10 @@ def main(argv=None) -> int:
                      "the model")
     if args.evaluate and args.checkpoint:
         parser.error("--evaluate re-scores an exported model, --checkpoint exports one first: give one of them")
+    if args.base_model and (args.evaluate or args.checkpoint):
+        parser.error("--base-model warm-starts a new run: not with --evaluate or --checkpoint")
+    if args.base_model and not pathlib.Path(args.base_model, "assets.extra", "keras").is_dir():
+        parser.error(f"--base-model {args.base_model} is not an exported Vitrine model (no assets.extra/keras)")
     checkpoint_step = _checkpoint_step(parser, args.checkpoint) if args.checkpoint else None
     if continuing and args.steps <= checkpoint_step:
         parser.error(f"--steps {args.steps} with --checkpoint continues the run past the checkpoint's step "
@@ -161,13 +171,15 @@ def main(argv=None) -> int:
     else:
         serving_dir = os.path.join(args.scratch, "model")
         summary = train(cfg, train_files, vocabulary_files(found["transform_graph"], cfg.condition_attributes),
-                        os.path.join(args.scratch, "train"), serving_dir, judge_model=found["judge"])
+                        os.path.join(args.scratch, "train"), serving_dir, base_model=args.base_model,
+                        judge_model=found["judge"])
         print(f"[bench] trained {summary['steps']} steps in {summary['train_seconds']:.0f} s "
               f"({summary['images_per_second']} img/s)", flush=True)
 
     started = time.time()
     result = run_evaluation(serving_dir, found["judge"], found["examples"], found["transform_graph"],
-                            os.path.join(args.scratch, "evaluation"), preset.evaluator_config())
+                            os.path.join(args.scratch, "evaluation"), preset.evaluator_config(),
+                            baseline_dir=args.base_model)
     eval_seconds = time.time() - started
     metrics = {name: {k: v for k, v in entry.items() if k in ("value", "ci", "note", "draws")}
                for name, entry in result["metrics"].items()}
@@ -186,6 +198,10 @@ def main(argv=None) -> int:
         "evaluated_model": portable(args.evaluate),
         "evaluated_checkpoint": None if continuing else portable(args.checkpoint),
         "continued_from_checkpoint": portable(args.checkpoint) if continuing else None,
+        # a scheduled retrain: the networks warm-started from this model, which the evaluator also scored (the same
+        # draws) as the baseline a retrain must not fall behind by more than its tolerance
+        "warm_started_from": portable(args.base_model),
+        "warm_started": summary.get("warm_started") if args.base_model else None,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(terse=True),
                     "python": platform.python_version(), "onednn_kernels": onednn_enabled(),
                     "cpu_vector_extensions": cpu_vector_extensions()},
@@ -201,6 +217,8 @@ def main(argv=None) -> int:
         "blessed_by_preset_thresholds": result["blessed"],
         "reasons": result["reasons"],
         "metrics": metrics,
+        "baseline_metrics": {name: {k: v for k, v in entry.items() if k in ("value", "ci", "draws")}
+                             for name, entry in (result["baseline"] or {}).items()} or None,
     }
     out = pathlib.Path(args.output or REPO / "bench" / "results" / f"train_quality_{args.preset}.json")
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -58,3 +58,10 @@ def test_continuing_a_checkpoint_needs_steps_past_it(tmp_path, capsys):
     assert "past the checkpoint's step 6000" in _refused(continued + ["--steps", "6000"], capsys)
     # scoring a checkpoint keeps nothing beside a pick; continuing one trains, so its kept weights can be scored
     assert "without --steps" in _refused(continued + ["--score-kept"], capsys)
+
+
+def test_a_base_model_must_be_an_exported_model_and_starts_a_new_run(tmp_path, capsys):
+    work = ["--work-dir", str(tmp_path)]
+    assert "not an exported Vitrine model" in _refused(work + ["--base-model", str(tmp_path)], capsys)
+    (tmp_path / "assets.extra" / "keras").mkdir(parents=True)
+    assert "warm-starts a new run" in _refused(work + ["--base-model", str(tmp_path), "--evaluate", "m"], capsys)
