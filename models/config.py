@@ -207,6 +207,13 @@ class ModelConfig:
     # ramp 4, s = 2.5 x from). The editor keeps editor_ramp. Raise ema_decay with it, as for a small ema_ramp.
     ema_late_ramp: float = 0.0
     ema_late_from_step: int = 2000
+    # A warm start (a scheduled retrain from the last blessed model, fn_args.base_model) carries the base model's
+    # step counts: each warm-started network goes on counting from the steps its exported weights had taken (the
+    # base's `network_steps`, read from its training summary), so the moving averages go on at the decay they had
+    # reached, the late ramp stays switched on, and the exported average starts from the base's. Off (False), a
+    # warm start counts afresh: the averages' decay restarts at 1/ramp and the first checks export little more
+    # than the raw warm-started weights (they are what the moving average held back).
+    warm_start_counts: bool = False
     # Export (and judge) a moving average of the editor's weights with the same decay as the generator's, as
     # StarGAN v2 does for its image-to-image generator; False = the editor's last weights.
     editor_ema: bool = True

@@ -454,6 +454,7 @@ def train(
     start_step = checkpoints.restore_latest(gan)
     warm_started = []
     warm_start_checksums = {}
+    carried_counts = None
     if start_step:
         log.info("Resuming from checkpoint at step %d", start_step)
     elif base_model:
@@ -462,6 +463,8 @@ def train(
             log.info("Warm start from %s: loaded %s", base_model, ", ".join(warm_started))
             # Recorded before training, to compare with the base model's `exported_checksums`.
             warm_start_checksums = {name: weights_checksum(getattr(gan, name)) for name in warm_started}
+            if cfg.warm_start_counts:
+                carried_counts = carry_base_counts(gan, base_model, warm_started)
         else:
             log.warning("Base model %s has no Keras weights (%s); training from scratch", base_model, KERAS_WEIGHTS_DIR)
 
@@ -551,6 +554,9 @@ def train(
         "warm_started": warm_started,
         "warm_start_from": base_model if warm_started else None,
         "warm_start_checksums": warm_start_checksums,
+        "warm_start_network_steps": carried_counts,  # the base's step counts a warm start went on from
+        # each network's step count at the weights exported (a warm start from this model carries them on)
+        "network_steps": exported_network_steps(gan, progress.step, monitor),
         "train_seconds": round(seconds, 2),
         "images_per_second": round((progress.step - start_step) * global_batch / seconds, 2) if seconds > 0 else None,
         "final_losses": progress.last_logs,
@@ -563,6 +569,52 @@ def train(
     if serving_dir:
         export(gan, cfg, vocabulary_files, serving_dir, summary)
     return summary
+
+
+def exported_network_steps(gan, last_step: int, monitor=None) -> Dict[str, int]:
+    """Each network's step count (resumes and carried warm starts included) at the weights the run exports: its
+    count now, less the steps since the check whose weights a judge's pick put back (G and D go with the generator
+    side, E with the editor side)."""
+    side_of = {"generator": "generator", "discriminator": "generator", "editor": "editor"}
+    counts = {}
+    for name, side in side_of.items():
+        now = int(gan.steps_taken(name).numpy())
+        picked = monitor.restored.get(side) if monitor is not None else None
+        counts[name] = max(0, now - (last_step - picked)) if picked is not None else now
+    return counts
+
+
+def base_network_steps(base_model: str) -> Optional[Dict[str, int]]:
+    """The step counts of a base model's exported weights, from its training summary: its `network_steps` (since
+    session 59); in older summaries G and D at the exported generator's step and E at the exported editor's step
+    less the editor's warm-up. None when the model has no training summary."""
+    path = os.path.join(base_model, TRAINING_SUMMARY)
+    if not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path) as f:
+        summary = json.load(f)
+    if summary.get("network_steps"):
+        return {name: int(count) for name, count in summary["network_steps"].items()}
+    steps = int(summary.get("steps") or 0)
+    restored = (summary.get("judge_monitor") or {}).get("restored") or {}
+    warmup = int((summary.get("config") or {}).get("editor_from_step") or 0)
+    generator, editor = int(restored.get("generator", steps)), int(restored.get("editor", steps))
+    return {"generator": generator, "discriminator": generator, "editor": max(0, editor - warmup)}
+
+
+def carry_base_counts(gan, base_model: str, warm_started: List[str]) -> Optional[Dict[str, int]]:
+    """model.warm_start_counts: each warm-started network goes on from the base model's step count, so its moving
+    average keeps the decay it had reached. Returns the counts carried (None: the base records none)."""
+    counts = base_network_steps(base_model)
+    if counts is None:
+        log.warning("Base model %s has no training summary: the warm start counts its steps afresh", base_model)
+        return None
+    carried = {name: counts[name] for name in gan.step_offsets if name in warm_started and name in counts}
+    for name, count in carried.items():
+        gan.step_offsets[name].assign(count)
+    log.info("Warm start carries the base model's step counts: %s",
+             ", ".join(f"{name} {count}" for name, count in carried.items()))
+    return carried
 
 
 UNPICKED_DIR = "unpicked"  # under checkpoints/: the last weights of a run whose judge monitor put picks back

@@ -134,6 +134,43 @@ def test_warm_start_loads_the_base_models_weights(transformed, exported, tmp_pat
     assert all(np.array_equal(before[k], fresh[k]) for k in before if k.startswith("generator/"))
 
 
+def test_a_warm_start_can_carry_the_base_models_step_counts_and_go_on_averaging(transformed, exported, tmp_path):
+    """model.warm_start_counts: an export records each network's step count at its exported weights; a warm start
+    that carries them averages its first step at the decay the base had reached, (1 + 3) / (ramp + 3) after the
+    base's 2 steps. Counting afresh (the default) averages it at 2 / (ramp + 1): the average restarts."""
+    path, files = transformed
+    with open(os.path.join(exported, TRAINING_SUMMARY)) as f:
+        assert json.load(f)["network_steps"] == {"generator": 2, "discriminator": 2, "editor": 2}
+    base = _weights(os.path.join(exported, KERAS_WEIGHTS_DIR))
+    for carry, count in ((True, 2), (False, 0)):
+        out = str(tmp_path / f"export_{carry}")
+        summary = train(CFG.replace(train_steps=1, warm_start_counts=carry), path, files, str(tmp_path / f"w_{carry}"),
+                        serving_dir=out, base_model=exported)
+        assert summary["warm_start_network_steps"] == ({"generator": 2, "editor": 2, "discriminator": 2} if carry
+                                                       else None)
+        assert summary["network_steps"] == {"generator": count + 1, "discriminator": count + 1, "editor": count + 1}
+        after = _weights(os.path.join(out, KERAS_WEIGHTS_DIR))
+        decay = (2.0 + count) / (CFG.ema_ramp + 1.0 + count)
+        for network in ("generator", "editor"):
+            keys = [k for k in after if k.startswith(f"ema_{network}/")]
+            assert keys
+            gap = max(float(np.abs(decay * base[k] + (1.0 - decay) * after[k[len("ema_"):]] - after[k]).max())
+                      for k in keys)
+            assert gap <= 1e-5, (carry, network, gap)
+
+
+def test_base_network_steps_reads_older_summaries_at_their_exported_picks(tmp_path):
+    """A model exported before session 59 records no step counts: G and D count the exported generator's step
+    (the judge's pick where one was put back), E the exported editor's step less its warm-up."""
+    from models.training import base_network_steps
+
+    assert base_network_steps(str(tmp_path)) is None
+    (tmp_path / "assets.extra").mkdir()
+    summary = {"steps": 7162, "config": {"editor_from_step": 300}, "judge_monitor": {"restored": {"generator": 4400}}}
+    (tmp_path / TRAINING_SUMMARY).write_text(json.dumps(summary))
+    assert base_network_steps(str(tmp_path)) == {"generator": 4400, "discriminator": 4400, "editor": 6862}
+
+
 def test_d_classifier_head_start_runs_on_fresh_runs_only(transformed, exported, tmp_path):
     """model.d_cls_pretrain_steps: a fresh run records its head start; a resumed run and a warm-started D skip it
     (their D has trained already). What the head start trains is pinned in tests/test_d_pretrain.py."""
