@@ -116,8 +116,9 @@ def _segments(points: Iterable[Tuple[float, object]], plottable) -> List[List[Tu
 
 
 def in_warmup(step, warmup: int) -> bool:
-    """True for a check at or before step `warmup` (`model.editor_from_step`): its editor had not trained yet."""
-    return finite(step) and step <= warmup
+    """True for a check at or before step `warmup` (`model.editor_from_step`): its editor had not trained yet. A
+    check at step 0 is a warm-started run's check of the base model, whose editor had."""
+    return finite(step) and 0 < step <= warmup
 
 
 def chart_svg(history: Sequence[dict], keys: Sequence[str], title: str, best: Optional[Dict[str, int]] = None,

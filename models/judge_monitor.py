@@ -94,8 +94,13 @@ def fixed_examples(train_patterns, cfg: ModelConfig, count: int, records: str = 
 
 class JudgeMonitor(keras.callbacks.Callback):
     def __init__(self, judge_path: str, cfg: ModelConfig, vocab_sizes: Dict[str, int], examples: Dict[str, np.ndarray],
-                 writer, start_step: int = 0, heldout: Optional[Dict[str, np.ndarray]] = None):
+                 writer, start_step: int = 0, heldout: Optional[Dict[str, np.ndarray]] = None,
+                 check_start: bool = False):
         super().__init__()
+        # A warm-started run (a scheduled retrain) checks its starting weights, the base model's, before its first
+        # step: the check reads the base on this run's check sets, and each side's pick can keep it where no later
+        # check beats it, so a retrain exports no worse than it started by the judge's checks.
+        self.check_start = check_start and start_step == 0
         self.judge = Judge(judge_path)
         self.cfg, self.vocab_sizes, self.writer = cfg, vocab_sizes, writer
         self.attributes = list(cfg.condition_attributes)
@@ -253,6 +258,11 @@ class JudgeMonitor(keras.callbacks.Callback):
         return result
 
     # -- Keras hooks ---------------------------------------------------------------------------------
+    def on_train_begin(self, logs=None):
+        if self.check_start and not self.history:
+            log.info("Judging the warm-started weights (the base model's) before the first step")
+            self.check()
+
     def on_train_batch_end(self, batch, logs=None):
         self.step += 1
         if self.step % self.cfg.judge_every:

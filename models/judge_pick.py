@@ -10,7 +10,8 @@ the pipeline's Trainer does:
   (before session 42 the tolerance was read from the running best, and a pick that fell out of the tolerance by
   less than that stayed);
 - the editor side's score is its edit success (`judge_pick_edit`: on training images, held-out records or both),
-  counted only once the editor trains (after `editor_from_step`);
+  counted only once the editor trains (after `editor_from_step`), or at step 0: a warm-started run's check of the
+  base model's weights before its first step (fresh runs never check step 0);
 - a side gains on a new pick or a score above its best by `early_stop_min_delta`; `early_stop_patience` checks
   without a gain on either side stop training (not before `early_stop_min_steps`).
 - alternative picks (`judge_also_pick`, `alternative_picks`): each entry changes one of the pick settings above and
@@ -173,8 +174,10 @@ class Picks:
         """Takes one check (with its "step"); -> (the sides that now pick it, the sides that gained)."""
         taken, improved = [], []
         for side in SIDE_NAMES:
-            if side == "editor" and result["step"] <= self.cfg.editor_from_step:
-                continue  # the editor's warm-up: its score is its initial weights', which a pick must not keep
+            if side == "editor" and 0 < result["step"] <= self.cfg.editor_from_step:
+                # the editor's warm-up: its score is its initial weights', which a pick must not keep. A check at
+                # step 0 is a warm-started run's (JudgeMonitor.check_start): its editor is the base model's, trained.
+                continue
             takes, gained = self.judge_side(side, result)
             if takes:
                 self.best[side] = result

@@ -483,7 +483,8 @@ def train(
         examples = fixed_examples(train_patterns, cfg, cfg.judge_samples, records="train")
         heldout = fixed_examples(train_patterns, cfg, cfg.judge_samples, records="heldout") \
             if cfg.judge_holdout > 0 else None
-        monitor = JudgeMonitor(judge_model, cfg, vocab_sizes, examples, writer, start_step, heldout=heldout)
+        monitor = JudgeMonitor(judge_model, cfg, vocab_sizes, examples, writer, start_step, heldout=heldout,
+                               check_start=bool(warm_started))
         if start_step and not monitor.restore_state(checkpoints.path(start_step)):
             log.warning("The checkpoint of step %d holds no judge checks: the monitor picks among this run's checks "
                         "only", start_step)

@@ -264,6 +264,25 @@ def test_judge_monitor_without_early_stop_trains_every_step(transformed, judge_d
     assert monitor["best"] == {"generator": 4, "editor": 4} and not monitor["restored_best"]
 
 
+def test_a_warm_started_run_judges_the_base_model_first_and_can_keep_it(transformed, judge_dir, exported,
+                                                                        tmp_path):
+    """A scheduled retrain checks its starting weights (the base model's) at step 0, before its first step. When no
+    later check gains on it (min_delta above the score's range), each side's pick keeps step 0: the export is the
+    base model, editor included (a step-0 check is not the editor's warm-up, which here covers step 1)."""
+    path, files = transformed
+    cfg = CFG.replace(train_steps=2, judge_every=1, judge_samples=16, early_stop_min_delta=2.0, early_stop_patience=0,
+                      judge_control_tolerance=0.0, editor_from_step=1)
+    export = str(tmp_path / "export")
+    summary = train(cfg, path, files, str(tmp_path / "work"), serving_dir=export, base_model=exported,
+                    judge_model=judge_dir)
+    monitor = summary["judge_monitor"]
+    assert [check["step"] for check in monitor["history"]] == [0, 1, 2] and summary["steps"] == 2
+    assert monitor["best"] == {"generator": 0, "editor": 0} and monitor["restored"] == {"generator": 0, "editor": 0}
+    base, after = _weights(os.path.join(exported, KERAS_WEIGHTS_DIR)), _weights(os.path.join(export, KERAS_WEIGHTS_DIR))
+    assert base.keys() == after.keys() and all(np.array_equal(base[k], after[k]) for k in base)
+    assert summary["network_steps"] == {"generator": 0, "discriminator": 0, "editor": 0}  # counted afresh
+
+
 def test_judge_monitor_keeps_the_generator_and_the_editor_best_at_their_own_steps(transformed, judge_dir):
     """The generator side peaks at check 1, the editor side at check 2, the last check is neither side's best: the
     exported networks must be the generator side's weights of check 1 and the editor side's of check 2. Scores are

@@ -142,3 +142,8 @@ def test_the_report_says_how_long_the_editor_trained(tmp_path):
     page = open(eval_report.write_report(str(tmp_path / "b"), {}, {}, None, True, [], training=training),
                 encoding="utf-8").read()
     assert "warm-up" not in page
+
+
+def test_a_warm_started_runs_check_at_step_0_is_not_the_editors_warm_up():
+    """Step 0 is only ever checked by a warm-started run, of the base model's trained editor: its edit checks stay."""
+    assert not tc.in_warmup(0, 300) and tc.in_warmup(1, 300) and tc.in_warmup(300, 300) and not tc.in_warmup(301, 300)
