@@ -194,6 +194,12 @@ def _training_html(training: Optional[dict]) -> str:
     parts = [f"<p>{training.get('steps', '?')} steps of {training.get('planned_steps', '?')} "
              f"in {_fmt(training.get('train_seconds'))} s ({_fmt(training.get('images_per_second'))} images/s); "
              f"stopped by: {stop}."]
+    if training.get("warm_started"):
+        carried = training.get("warm_start_network_steps")
+        counts = ("carrying its step counts (" + ", ".join(f"{name} {count}" for name, count in carried.items())
+                  + ", model.warm_start_counts)") if carried else "counting its steps afresh"
+        parts.append(f" Warm-started from {html.escape(str(training.get('warm_start_from')))} "
+                     f"({', '.join(training['warm_started'])}), {counts}.")
     warmup = int((training.get("config") or {}).get("editor_from_step") or 0)
     if warmup:
         parts.append(f" The editor's warm-up: G and D trained alone until step {warmup} (model.editor_from_step), "
@@ -209,7 +215,8 @@ def _training_html(training: Optional[dict]) -> str:
         best = {"generator": best["step"], "editor": best["step"]}
     restored = monitor.get("restored") or ({side: step for side, step in best.items()}
                                            if monitor.get("restored_best") else {})
-    sides = [f"the {side}'s weights of step {step} (its best judge check)" if side in restored
+    sides = [(f"the base model's {side} (the check at step 0, before the first step: no later check beat it)"
+              if step == 0 else f"the {side}'s weights of step {step} (its best judge check)") if side in restored
              else f"the {side}'s last weights" for side, step in best.items()]
     exported = (" and ".join(sides) + " were exported") if sides else "the last step's weights were exported"
     heldout = monitor.get("heldout_per_check") or 0
@@ -239,6 +246,8 @@ def _training_html(training: Optional[dict]) -> str:
         label = f" (best {' + '.join(marks)})" if marks else ""
         if in_warmup(check["step"], warmup):
             label += " (editor warm-up)"
+        elif check["step"] == 0:
+            label += " (the base model, before the first step)"
         rows.append(f"<tr{mark}><td class='name'>{check['step']}{label}</td>{cells}</tr>")
     parts.append(f"<table><tr><th class='name'>step</th>{header}</tr>{''.join(rows)}</table>")
     return "".join(parts) + _editor_watch_html(training)

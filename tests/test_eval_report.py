@@ -157,6 +157,21 @@ def test_report_shows_how_the_model_trained_and_the_judge_checks(tmp_path):
     page = open(eval_report.write_report(str(tmp_path / "old"), METRICS, THRESHOLDS, None, True, [], {}, {},
                                          training=training), encoding="utf-8").read()
     assert "200 (best generator + editor)" in page and "the editor's weights of step 200" in page
+    # a warm-started run (a scheduled retrain): its check at step 0 scores the base model, which a pick may keep
+    training.update(warm_started=["generator", "ema_generator", "editor"], warm_start_from="serving/vitrine/7",
+                    warm_start_network_steps={"generator": 4400, "editor": 6800})
+    training["judge_monitor"].update(history=[dict(checks[0], step=0)] + checks, best={"generator": 0, "editor": 300},
+                                     restored={"generator": 0})
+    page = open(eval_report.write_report(str(tmp_path / "warm"), METRICS, THRESHOLDS, None, True, [], {}, {},
+                                         training=training), encoding="utf-8").read()
+    assert ("Warm-started from serving/vitrine/7 (generator, ema_generator, editor), carrying its step counts "
+            "(generator 4400, editor 6800, model.warm_start_counts).") in page
+    assert "the base model's generator (the check at step 0, before the first step: no later check beat it)" in page
+    assert "0 (best generator) (the base model, before the first step)" in page
+    training["warm_start_network_steps"] = None
+    page = open(eval_report.write_report(str(tmp_path / "warm_afresh"), METRICS, THRESHOLDS, None, True, [], {}, {},
+                                         training=training), encoding="utf-8").read()
+    assert "(generator, ema_generator, editor), counting its steps afresh." in page
     # without a summary the section says so instead of disappearing
     page = open(eval_report.write_report(str(tmp_path / "none"), METRICS, THRESHOLDS, None, True, [], {}, {}),
                 encoding="utf-8").read()
