@@ -574,14 +574,18 @@ def train(
 
 def exported_network_steps(gan, last_step: int, monitor=None) -> Dict[str, int]:
     """Each network's step count (resumes and carried warm starts included) at the weights the run exports: its
-    count now, less the steps since the check whose weights a judge's pick put back (G and D go with the generator
-    side, E with the editor side)."""
+    count now, less the steps it took since the check whose weights a judge's pick put back (G and D go with the
+    generator side, E with the editor side; E takes no steps in its warm-up, up to model.editor_from_step)."""
     side_of = {"generator": "generator", "discriminator": "generator", "editor": "editor"}
     counts = {}
     for name, side in side_of.items():
         now = int(gan.steps_taken(name).numpy())
         picked = monitor.restored.get(side) if monitor is not None else None
-        counts[name] = max(0, now - (last_step - picked)) if picked is not None else now
+        if picked is None:
+            counts[name] = now
+            continue
+        first = max(picked, gan.cfg.editor_from_step) if name == "editor" else picked
+        counts[name] = max(0, now - max(0, last_step - first))
     return counts
 
 

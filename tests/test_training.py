@@ -136,8 +136,8 @@ def test_warm_start_loads_the_base_models_weights(transformed, exported, tmp_pat
 
 def test_a_warm_start_can_carry_the_base_models_step_counts_and_go_on_averaging(transformed, exported, tmp_path):
     """model.warm_start_counts: an export records each network's step count at its exported weights; a warm start
-    that carries them averages its first step at the decay the base had reached, (1 + 3) / (ramp + 3) after the
-    base's 2 steps. Counting afresh (the default) averages it at 2 / (ramp + 1): the average restarts."""
+    that carries them (the default) averages its first step at the decay the base had reached, (1 + 3) / (ramp + 3)
+    after the base's 2 steps. Counting afresh averages it at 2 / (ramp + 1): the average restarts."""
     path, files = transformed
     with open(os.path.join(exported, TRAINING_SUMMARY)) as f:
         assert json.load(f)["network_steps"] == {"generator": 2, "discriminator": 2, "editor": 2}
@@ -280,7 +280,9 @@ def test_a_warm_started_run_judges_the_base_model_first_and_can_keep_it(transfor
     assert monitor["best"] == {"generator": 0, "editor": 0} and monitor["restored"] == {"generator": 0, "editor": 0}
     base, after = _weights(os.path.join(exported, KERAS_WEIGHTS_DIR)), _weights(os.path.join(export, KERAS_WEIGHTS_DIR))
     assert base.keys() == after.keys() and all(np.array_equal(base[k], after[k]) for k in base)
-    assert summary["network_steps"] == {"generator": 0, "discriminator": 0, "editor": 0}  # counted afresh
+    # the counts the base's weights had (2 steps each), carried and kept with the pick of step 0
+    assert summary["warm_start_network_steps"] == {"generator": 2, "discriminator": 2, "editor": 2}
+    assert summary["network_steps"] == {"generator": 2, "discriminator": 2, "editor": 2}
 
 
 def test_judge_monitor_keeps_the_generator_and_the_editor_best_at_their_own_steps(transformed, judge_dir):
