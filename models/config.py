@@ -96,9 +96,9 @@ class ModelConfig:
     # collapsed editors of sessions 20-23 gave D for their first ~1,000 steps, as a setting. Counted on D's optimizer,
     # so a resumed run keeps its place and a warm start goes on from its base's count (warm_start_counts). 0 = from
     # the start. One pair, cpu-quick seed 1 (…_s24_600steps_*.json): 300 of 600 steps read FID 6.34 vs 7.27 x,
-    # colour control 74.0 vs 70.8 %, edit success 32.5 vs 36.5 %. 60 minutes at 1,000, same seed, on a slow machine (…_s31_60min_*.json, 2,064 steps):
-    # the held-out FID lead at step 1,000 (4.37 vs 5.26) was gone by 2,000; FID 2.65 vs 2.79 x, edit success 69.0
-    # vs 71.5 %, within the run-to-run spread.
+    # colour control 74.0 vs 70.8 %, edit success 32.5 vs 36.5 %. 60 minutes at 1,000, same seed, on a slow
+    # machine (…_s31_60min_*.json, 2,064 steps): the held-out FID lead at step 1,000 (4.37 vs 5.26) was gone by
+    # 2,000; FID 2.65 vs 2.79 x, edit success 69.0 vs 71.5 %, within the run-to-run spread.
     d_editor_fake_from_step: int = 0
     # The editor's warm-up: steps before this one train G and D only (no editor forward, no edits in D's batch, D
     # scores G's samples alone), and E starts training at this step; its moving average ramps over its own steps.

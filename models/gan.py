@@ -127,9 +127,10 @@ class VitrineGAN(keras.Model):
                                          synchronization=tf.VariableSynchronization.ON_READ,
                                          aggregation=tf.VariableAggregation.MEAN)
         # How many steps each network took before this process, restored from a checkpoint (0 in a fresh run; a
-        # warm-started run carries its base model's, models/training.py: carry_base_counts). Its optimizer's `iterations` restart at 0 on a resume, as its Adam moments do (a
-        # checkpoint keeps the weights only), so the schedules that count a network's steps read offset +
-        # iterations: the moving averages' ramps, the late ramp's switch, lazy R1 and D's editor-fake switch.
+        # warm-started run carries its base model's, models/training.py: carry_base_counts). Its optimizer's
+        # `iterations` restart at 0 on a resume, as its Adam moments do (a checkpoint keeps the weights only), so
+        # the schedules that count a network's steps read offset + iterations: the moving averages' ramps, the late
+        # ramp's switch, lazy R1 and D's editor-fake switch.
         # Counted from 0 they restarted the moving average at a resume (its decay fell to 0.1): session 58's
         # resumed hour read a held-out check FID of 6.06 at its first check, 4.81 with the counts kept.
         self.step_offsets = {name: tf.Variable(0, dtype=tf.int64, trainable=False, name=f"{name}_step_offset")
