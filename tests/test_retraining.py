@@ -144,7 +144,16 @@ def test_second_span_warm_starts_from_v1_and_compares_against_it(retraining):
     assert os.path.realpath(v2["warm_start_from"]).startswith(os.path.realpath(v1_model))
     # The weights loaded before training are exactly the weights v1 exported.
     assert v2["warm_start_checksums"] == v1["exported_checksums"]
-    assert v2["exported_checksums"]["generator"] != v1["exported_checksums"]["generator"]  # and then it trained
+    # Then it trained, carrying v1's step counts on (its moving averages go on where v1's were), and its judge
+    # checked v1's weights at step 0, before the first step: the generator's pick may keep them (session 59).
+    assert v2["steps"] > 0 and v2["warm_start_network_steps"] == v1["network_steps"]
+    monitor = v2["judge_monitor"]
+    assert monitor["history"][0]["step"] == 0 and all(check["step"] > 0 for check in monitor["history"][1:])
+    if monitor["restored"].get("generator") == 0:  # no later check beat v1's generator: exported as loaded ...
+        assert v2["exported_checksums"]["generator"] == v1["exported_checksums"]["generator"]
+        assert monitor["unpicked_checkpoint"]  # ... and the weights it trained on to were kept beside the pick
+    else:
+        assert v2["exported_checksums"]["generator"] != v1["exported_checksums"]["generator"]
 
     metrics2 = _metrics_json(run2)
     assert metrics2["baseline"], "the evaluator got no baseline (the last blessed model, v1)"
