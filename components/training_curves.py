@@ -16,6 +16,8 @@ import math
 import numbers
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
+from models.judge_pick import in_editor_warmup
+
 WIDTH, HEIGHT = 640, 240
 LEFT, RIGHT, TOP, BOTTOM = 52, 16, 28, 58  # margins: y labels, -, title, x labels + legend
 COLOURS = ("#1565c0", "#c62828", "#2e7d32", "#6a1b9a", "#ef6c00", "#00838f", "#5d4037", "#ad1457")
@@ -116,9 +118,9 @@ def _segments(points: Iterable[Tuple[float, object]], plottable) -> List[List[Tu
 
 
 def in_warmup(step, warmup: int) -> bool:
-    """True for a check at or before step `warmup` (`model.editor_from_step`): its editor had not trained yet. A
-    check at step 0 is a warm-started run's check of the base model, whose editor had."""
-    return finite(step) and 0 < step <= warmup
+    """True for a check inside the editor's warm-up (`model.editor_from_step` = `warmup`), by the pick rules'
+    `in_editor_warmup` (a warm-started run's check at step 0 is not)."""
+    return finite(step) and in_editor_warmup(step, warmup)
 
 
 def chart_svg(history: Sequence[dict], keys: Sequence[str], title: str, best: Optional[Dict[str, int]] = None,

@@ -41,6 +41,13 @@ SIDE_NAMES = ("generator", "editor")
 ALTERNATIVE_SETTINGS = ("judge_control_tolerance", "judge_fid_min_gain", "judge_pick_fid", "judge_pick_edit")
 
 
+def in_editor_warmup(step: int, editor_from_step: int) -> bool:
+    """Whether a check at `step` falls in the editor's warm-up (model.editor_from_step): its editor had not trained.
+    A check at step 0 does not: only a warm-started run makes one (JudgeMonitor.check_start), of the base model,
+    whose editor had trained. The pick rules and the report's charts both read this."""
+    return 0 < step <= editor_from_step
+
+
 def alternative_picks(cfg: ModelConfig) -> Dict[str, ModelConfig]:
     """`cfg.judge_also_pick` ("judge_pick_edit=all,judge_control_tolerance=0.04": comma-separated, each entry one
     alternative that changes one pick setting) -> {"setting=value": the configuration that alternative picks by}.
@@ -174,10 +181,8 @@ class Picks:
         """Takes one check (with its "step"); -> (the sides that now pick it, the sides that gained)."""
         taken, improved = [], []
         for side in SIDE_NAMES:
-            if side == "editor" and 0 < result["step"] <= self.cfg.editor_from_step:
-                # the editor's warm-up: its score is its initial weights', which a pick must not keep. A check at
-                # step 0 is a warm-started run's (JudgeMonitor.check_start): its editor is the base model's, trained.
-                continue
+            if side == "editor" and in_editor_warmup(result["step"], self.cfg.editor_from_step):
+                continue  # its score is the editor's initial weights', which a pick must not keep
             takes, gained = self.judge_side(side, result)
             if takes:
                 self.best[side] = result
