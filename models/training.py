@@ -455,10 +455,11 @@ def train(
     warm_started = []
     warm_start_checksums = {}
     carried_counts = None
+    vocabulary_change = None
     if start_step:
         log.info("Resuming from checkpoint at step %d", start_step)
     elif base_model:
-        warm_started = load_networks(gan, os.path.join(base_model, KERAS_WEIGHTS_DIR), strict=False)
+        warm_started, vocabulary_change = warm_start(gan, base_model, vocabulary_files)
         if warm_started:
             log.info("Warm start from %s: loaded %s", base_model, ", ".join(warm_started))
             # Recorded before training, to compare with the base model's `exported_checksums`.
@@ -556,6 +557,9 @@ def train(
         "warm_start_from": base_model if warm_started else None,
         "warm_start_checksums": warm_start_checksums,
         "warm_start_network_steps": carried_counts,  # the base's step counts a warm start went on from
+        # per attribute: values the base model did not know (they started from the mean of its rows), values
+        # it knew that this catalog lacks, and whether known values changed ids (their rows moved with them)
+        "warm_start_vocabulary": vocabulary_change,
         # each network's step count at the weights exported (a warm start from this model carries them on)
         "network_steps": exported_network_steps(gan, progress.step, monitor),
         "train_seconds": round(seconds, 2),
@@ -587,6 +591,31 @@ def exported_network_steps(gan, last_step: int, monitor=None) -> Dict[str, int]:
         first = max(picked, gan.cfg.editor_from_step) if name == "editor" else picked
         counts[name] = max(0, now - max(0, last_step - first))
     return counts
+
+
+def warm_start(gan, base_model: str, vocabulary_files: Dict[str, str]):
+    """Loads the base model's networks into `gan` (fn_args.base_model). Returns (networks loaded, the vocabulary
+    change per attribute or None when the base's vocabularies are unknown). Each value keeps its own trained rows
+    when Transform renumbered the vocabularies or the catalog gained or lost values (models/warm_start_vocab.py)."""
+    from models import warm_start_vocab as wsv
+
+    weights_dir = os.path.join(base_model, KERAS_WEIGHTS_DIR)
+    attributes = gan.cfg.condition_attributes
+    base_vocab = wsv.base_vocabularies(base_model, attributes)
+    if base_vocab is None:
+        log.warning("Base model %s has no vocabulary for %s: its weights load by position, as saved",
+                    base_model, ", ".join(attributes))
+        return load_networks(gan, weights_dir, strict=False), None
+    run_vocab = {a: read_vocabulary(vocabulary_files[a]) for a in attributes}
+    changes = wsv.vocabulary_changes(base_vocab, run_vocab)
+    if wsv.unchanged(changes):
+        return load_networks(gan, weights_dir, strict=False), wsv.summary(changes)
+    log.info("The catalog's vocabularies changed since the base model (%s): its weights are moved to each value's "
+             "new id, new values start from the mean of the base's rows", wsv.describe(changes))
+    loaded = wsv.load_remapped(gan, weights_dir, base_vocab, changes, NETWORKS, build_gan, load_networks)
+    if "editor" in loaded and "ema_editor" not in loaded:
+        gan.ema_editor.set_weights(gan.editor.get_weights())
+    return loaded, wsv.summary(changes)
 
 
 def base_network_steps(base_model: str) -> Optional[Dict[str, int]]:

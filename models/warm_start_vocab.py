@@ -1,0 +1,150 @@
+"""Warm starts across a changed vocabulary: each value keeps its own rows, found by name.
+
+Transform numbers each attribute's values by frequency (`tft.compute_and_apply_vocabulary`), so a grown catalog
+renumbers them: a new article type adds a row, and a shift in counts reorders the old ones. The networks hold one
+row (or column) per value in every condition-tied weight: the condition embeddings of G and E (`embed_<attr>`),
+D's projection (`d_project_<attr>`) and its classifiers (`d_classify_<attr>`, `d_twin_classify_<attr>`). Loaded
+as they are, a renumbered vocabulary either does not fit (every conditioned network trained afresh) or fits
+with the rows in the wrong order (a "Tshirts" request drew whatever the base had learnt at that line).
+
+`load_remapped` loads the base model's weights into networks built for the base's vocabularies, then copies them
+into the run's networks, gathering each condition-tied weight by value name: a value both know keeps its trained
+row, a new value starts from the mean of the base's rows (an average product of that attribute, which training
+then moves), and a value the catalog no longer has is dropped.
+"""
+import logging
+import os
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from models.export import read_vocabulary
+
+log = logging.getLogger("vitrine.warm_start")
+
+# Condition-tied layers and the axis of their kernels (and biases) that has one entry per value.
+_VALUE_AXIS = {"embed": 0, "d_project": 0, "d_twin_classify": -1, "d_classify": -1}
+
+
+def base_vocabularies(base_model: str, attributes: Sequence[str]) -> Optional[Dict[str, List[str]]]:
+    """The base model's vocabulary per attribute (the assets its SavedModel serves with), or None if it lacks one."""
+    found = {}
+    for attribute in attributes:
+        path = os.path.join(base_model, "assets", attribute)
+        if not tf.io.gfile.exists(path):
+            return None
+        found[attribute] = read_vocabulary(path)
+    return found
+
+
+def vocabulary_changes(base: Dict[str, List[str]], new: Dict[str, List[str]]) -> Dict[str, dict]:
+    """Per attribute: the base index of each new value (-1: a value the base never saw), the values added and
+    dropped, and whether a value both know has another id here (renumbered: its rows must move)."""
+    changes = {}
+    for attribute, values in new.items():
+        where = {value: index for index, value in enumerate(base[attribute])}
+        mapping = [where.get(value, -1) for value in values]
+        changes[attribute] = {
+            "mapping": mapping,
+            "added": [value for value in values if value not in where],
+            "dropped": [value for value in base[attribute] if value not in set(values)],
+            "renumbered": any(old != index for index, old in enumerate(mapping) if old >= 0),
+        }
+    return changes
+
+
+def unchanged(changes: Dict[str, dict]) -> bool:
+    return all(not (change["added"] or change["dropped"] or change["renumbered"]) for change in changes.values())
+
+
+def _tied(path: str, attributes: Sequence[str]):
+    """(attribute, value axis) when the variable at `path` holds one entry per value of an attribute, else None."""
+    parts = path.split("/")
+    for part in parts:
+        for prefix, axis in _VALUE_AXIS.items():
+            for attribute in attributes:
+                if part == f"{prefix}_{attribute}":
+                    bias = parts[-1] == "bias"
+                    return attribute, (0 if bias else axis)
+    return None
+
+
+def remap_values(values: np.ndarray, mapping: Sequence[int], axis: int) -> np.ndarray:
+    """`values` with its `axis` gathered by `mapping` (a base index per new value); -1 takes the mean over the
+    base's entries."""
+    mapping = np.asarray(mapping, dtype=np.int64)
+    gathered = np.take(values, np.maximum(mapping, 0), axis=axis)
+    if (mapping < 0).any():
+        mean = np.mean(values, axis=axis, keepdims=True)
+        index = [slice(None)] * values.ndim
+        index[axis] = np.flatnonzero(mapping < 0)
+        gathered[tuple(index)] = mean
+    return gathered
+
+
+def transfer(source, target, changes: Dict[str, dict]) -> int:
+    """Copies `source`'s weights (built for the base's vocabularies) into `target` (the run's), remapping each
+    condition-tied weight by value name. Returns the number of remapped variables."""
+    attributes = list(changes)
+    if len(source.weights) != len(target.weights):
+        raise ValueError(f"{target.name}: {len(source.weights)} weights in the base, {len(target.weights)} here")
+    remapped = 0
+    for src, dst in zip(source.weights, target.weights):
+        if src.path != dst.path:
+            raise ValueError(f"{target.name}: base weight {src.path} meets {dst.path}")
+        value = np.asarray(src.numpy())
+        tied = _tied(src.path, attributes)
+        if tied is not None:
+            attribute, axis = tied
+            value = remap_values(value, changes[attribute]["mapping"], axis)
+            remapped += 1
+        if tuple(value.shape) != tuple(dst.shape):
+            raise ValueError(f"{target.name}: {src.path} has shape {value.shape} after remapping, the run's "
+                             f"{tuple(dst.shape)}")
+        dst.assign(value)
+    return remapped
+
+
+def load_remapped(gan, weights_dir: str, base_vocab: Dict[str, List[str]], changes: Dict[str, dict],
+                  networks: Sequence[str], build_gan, load_networks) -> List[str]:
+    """Loads the base's weights from `weights_dir` into `gan`'s networks across the vocabulary `changes`; returns
+    the networks loaded. `build_gan(cfg, vocab_sizes)` and `load_networks` are models.training's."""
+    base_sizes = {attribute: len(values) for attribute, values in base_vocab.items()}
+    base_gan = build_gan(gan.cfg, base_sizes)
+    loaded = load_networks(base_gan, weights_dir, strict=False)
+    done = []
+    for name in networks:
+        if name not in loaded:
+            continue
+        try:
+            transfer(getattr(base_gan, name), getattr(gan, name), changes)
+        except ValueError as err:  # an architecture change as well: that network keeps its fresh weights
+            log.warning("%s's base weights do not fit this run beyond its vocabulary (%s): it trains from fresh "
+                        "weights", name, err)
+            continue
+        done.append(name)
+    return done
+
+
+def describe(changes: Dict[str, dict]) -> str:
+    parts = []
+    for attribute, change in changes.items():
+        bits = []
+        if change["added"]:
+            bits.append(f"{len(change['added'])} new ({', '.join(change['added'][:6])}"
+                        f"{', …' if len(change['added']) > 6 else ''})")
+        if change["dropped"]:
+            bits.append(f"{len(change['dropped'])} gone ({', '.join(change['dropped'][:6])}"
+                        f"{', …' if len(change['dropped']) > 6 else ''})")
+        if change["renumbered"]:
+            bits.append("renumbered")
+        if bits:
+            parts.append(f"{attribute}: {'; '.join(bits)}")
+    return "; ".join(parts) or "unchanged"
+
+
+def summary(changes: Dict[str, dict]) -> Dict[str, dict]:
+    """What the training summary records: per attribute, values added and dropped and whether known values moved."""
+    return {attribute: {key: change[key] for key in ("added", "dropped", "renumbered")}
+            for attribute, change in changes.items()}
