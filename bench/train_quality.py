@@ -202,6 +202,8 @@ def main(argv=None) -> int:
         # draws) as the baseline a retrain must not fall behind by more than its tolerance
         "warm_started_from": portable(args.base_model),
         "warm_started": summary.get("warm_started") if args.base_model else None,
+        # values the base model lacked (they started from the mean of its rows) or that this catalog lost
+        "warm_start_vocabulary": summary.get("warm_start_vocabulary") if args.base_model else None,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(terse=True),
                     "python": platform.python_version(), "onednn_kernels": onednn_enabled(),
                     "cpu_vector_extensions": cpu_vector_extensions()},
@@ -219,6 +221,10 @@ def main(argv=None) -> int:
         "metrics": metrics,
         "baseline_metrics": {name: {k: v for k, v in entry.items() if k in ("value", "ci", "draws")}
                              for name, entry in (result["baseline"] or {}).items()} or None,
+        # a base that lacks values of this catalog: both scored on the eval images whose values it knows
+        "baseline_scope": result.get("baseline_scope"),
+        "compared_metrics": {name: {k: v for k, v in entry.items() if k in ("value", "ci", "draws")}
+                             for name, entry in (result.get("compared") or {}).items()} or None,
     }
     out = pathlib.Path(args.output or REPO / "bench" / "results" / f"train_quality_{args.preset}.json")
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -90,8 +90,11 @@ def check_regression(name: str, entry: dict, base_entry: dict, tolerance: float)
 
 
 def evaluate_thresholds(metrics: Dict[str, dict], thresholds: Dict[str, dict], baseline: Optional[Dict[str, dict]],
-                        tolerance: float = 0.1) -> Tuple[bool, List[str]]:
-    """(blessed, reasons): blessed only if every absolute bar holds and nothing regressed vs the baseline."""
+                        tolerance: float = 0.1, compared: Optional[Dict[str, dict]] = None) -> Tuple[bool, List[str]]:
+    """(blessed, reasons): blessed only if every absolute bar holds and nothing regressed vs the baseline.
+
+    `compared`: the candidate's metrics on what the baseline was scored on, when that is not everything `metrics`
+    covers (a baseline that lacks values the catalog has since gained); the regression gate reads them."""
     reasons = []
     for name, bar in sorted((thresholds or {}).items()):
         if name not in metrics:
@@ -99,26 +102,31 @@ def evaluate_thresholds(metrics: Dict[str, dict], thresholds: Dict[str, dict], b
             continue
         reasons.extend(check_thresholds(name, metrics[name], bar))
     if baseline:
-        for name, entry in sorted(metrics.items()):
+        for name, entry in sorted((compared or metrics).items()):
             metric_tolerance = (thresholds or {}).get(name, {}).get("tolerance", tolerance)
-            reasons.extend(check_regression(name, entry, baseline.get(name), metric_tolerance))
+            suffix = " (on the values the baseline knows)" if compared else ""
+            reasons.extend(r + suffix for r in check_regression(name, entry, baseline.get(name), metric_tolerance))
     return not reasons, reasons
 
 
-def _metric_rows(metrics, thresholds, baseline, tolerance) -> List[dict]:
+def _metric_rows(metrics, thresholds, baseline, tolerance, compared=None) -> List[dict]:
+    """One row per metric. With `compared` (see `evaluate_thresholds`) the baseline column and Δ read the
+    candidate's `compared` value (shown as `compared`), not its value on every eval image."""
     rows = []
     for name, entry in sorted(metrics.items()):
         bar = (thresholds or {}).get(name, {})
         base_entry = (baseline or {}).get(name)
         base_value = base_entry.get("value") if base_entry else None
         metric_tolerance = bar.get("tolerance", tolerance)
-        failures = check_thresholds(name, entry, bar) + check_regression(name, entry, base_entry, metric_tolerance)
+        against = (compared or {}).get(name, entry) if compared is not None else entry
+        failures = check_thresholds(name, entry, bar) + check_regression(name, against, base_entry, metric_tolerance)
         checked = bool(bar) or bool(base_entry and "higher_is_better" in entry and entry.get("gated", True))
-        value = entry.get("value")
-        delta = float(value) - float(base_value) if _finite(value) and _finite(base_value) else None
+        value, against_value = entry.get("value"), against.get("value")
+        delta = float(against_value) - float(base_value) if _finite(against_value) and _finite(base_value) else None
         bar_text = " ".join(f"{k} {_fmt(bar[k])}" for k in ("min", "max") if k in bar) or "—"
         rows.append({
             "name": name, "value": value, "ci": entry.get("ci"), "bar": bar_text, "baseline": base_value,
+            "compared": against_value if compared is not None else None,
             "delta": delta, "higher_is_better": entry.get("higher_is_better"), "note": entry.get("note", ""),
             "status": ("FAIL" if failures else "pass") if checked else "info",
         })
@@ -352,21 +360,35 @@ def _json_safe(obj):
     return obj
 
 
+def _scope_html(scope: Optional[dict]) -> str:
+    if not scope:
+        return ""
+    lacks = "; ".join(f"{html.escape(a)}: {html.escape(', '.join(v))}"
+                      for a, v in scope["values_the_baseline_lacks"].items())
+    return (f"<p class='scope'>The baseline was trained before these values joined the catalog: {lacks}. It cannot "
+            f"draw them, so the regression gate compares both models on the {scope['eval_images']} of "
+            f"{scope['eval_images_all']} eval images whose values it knows (column “on the baseline's values”, "
+            f"FID floor {scope['fid_floor']:.3f} there); the thresholds read the candidate on every eval image.</p>")
+
+
 def write_report(out_dir: str, metrics: Dict[str, dict], thresholds: Dict[str, dict],
                  baseline: Optional[Dict[str, dict]], blessed: bool, reasons: List[str],
                  grids: Optional[Dict[str, np.ndarray]] = None,
                  confusion: Optional[Dict[str, Tuple[np.ndarray, Sequence[str]]]] = None,
-                 tolerance: float = 0.1, training: Optional[dict] = None) -> str:
+                 tolerance: float = 0.1, training: Optional[dict] = None,
+                 compared: Optional[Dict[str, dict]] = None, scope: Optional[dict] = None) -> str:
     """Writes `report.html` (+ one PNG per grid beside it), `summary.png` and `metrics.json` into `out_dir`.
 
     `grids`: title -> uint8 `[H, W, 3]` image. `confusion`: attribute -> (`[V, V]` counts, labels).
     `training`: the candidate's training summary (steps, stop reason, the judge's checks during training).
     `tolerance` only colours the pass/fail column; the decision itself is `blessed`/`reasons`.
+    `compared` and `scope`: a baseline that lacks values the catalog has gained was compared with the candidate on
+    the eval images it knows (components.gan_evaluator); the table shows the candidate's value there too.
     Returns the path of report.html.
     """
     os.makedirs(out_dir, exist_ok=True)
     grids, confusion = grids or {}, confusion or {}
-    rows = _metric_rows(metrics, thresholds, baseline, tolerance)
+    rows = _metric_rows(metrics, thresholds, baseline, tolerance, compared)
 
     grid_html = []
     for index, (title, image) in enumerate(grids.items()):
@@ -387,7 +409,8 @@ def write_report(out_dir: str, metrics: Dict[str, dict], thresholds: Dict[str, d
         table.append(
             f"<tr class='{row['status']}'><td class='name'>{html.escape(row['name'])} {arrow}</td>"
             f"<td>{_fmt(row['value'])}</td><td>{ci}</td><td>{html.escape(row['bar'])}</td>"
-            f"<td>{_fmt(row['baseline'])}</td><td>{delta}</td>"
+            + (f"<td>{_fmt(row['compared'])}</td>" if compared is not None else "")
+            + f"<td>{_fmt(row['baseline'])}</td><td>{delta}</td>"
             f"<td class='status'>{row['status']}</td><td class='note'>{html.escape(str(row['note']))}</td></tr>")
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Vitrine evaluation: {verdict}</title><style>{_CSS}</style></head>
@@ -396,7 +419,9 @@ def write_report(out_dir: str, metrics: Dict[str, dict], thresholds: Dict[str, d
 <h2>Metrics</h2>
 <p>↑ higher is better, ↓ lower is better. Baseline: {'last blessed model' if baseline else 'none (first model)'};
 regression tolerance {tolerance:.0%} relative.</p>
-<table><tr><th class="name">metric</th><th>value</th><th>95% CI</th><th>threshold</th><th>baseline</th><th>Δ</th>
+{_scope_html(scope)}
+<table><tr><th class="name">metric</th><th>value</th><th>95% CI</th><th>threshold</th>
+{'<th>on the baseline&#39;s values</th>' if compared is not None else ''}<th>baseline</th><th>Δ</th>
 <th>status</th><th class="name">note</th></tr>
 {''.join(table)}
 </table>
@@ -416,5 +441,6 @@ regression tolerance {tolerance:.0%} relative.</p>
     _write_summary(os.path.join(out_dir, SUMMARY_FILE), blessed, reasons, rows, first_grid)
     with open(os.path.join(out_dir, METRICS_FILE), "w", encoding="utf-8") as f:
         json.dump(_json_safe({"blessed": blessed, "reasons": reasons, "metrics": metrics, "baseline": baseline,
+                              "compared": compared, "baseline_scope": scope,
                               "thresholds": thresholds, "tolerance": tolerance}), f, indent=2, sort_keys=True)
     return report_path

@@ -103,7 +103,8 @@ def evaluator_seeds(draws: int) -> List[int]:
 
 
 def evaluate_model_draws(model_path: str, judge: Judge, real: dict, vocab: Dict[str, List[str]], attributes,
-                         num_samples: int, num_edits: int, draws: int = 1) -> dict:
+                         num_samples: int, num_edits: int, draws: int = 1,
+                         allowed: Optional[Dict[str, np.ndarray]] = None) -> dict:
     """`evaluate_model` on `draws` seeded draws (conditions, z, edit targets), each metric the mean over them.
 
     One draw of N = 400 carries its own noise: on the shared catalog an hour's generator reads FID 2.2-2.8 x its
@@ -114,14 +115,14 @@ def evaluate_model_draws(model_path: str, judge: Judge, real: dict, vocab: Dict[
     seeds = evaluator_seeds(draws)
     model = tf.saved_model.load(model_path)  # once, for every draw
     first = evaluate_model(model_path, judge, real, vocab, attributes, num_samples, num_edits, seed=seeds[0],
-                           model=model)
+                           model=model, allowed=allowed)
     if len(seeds) == 1:
         return first
     runs = [first["metrics"]]
     for seed in seeds[1:]:
         log.info("Evaluator draw %d of %d (seed %d)", len(runs) + 1, len(seeds), seed)
         runs.append(evaluate_model(model_path, judge, real, vocab, attributes, num_samples, num_edits,
-                                   seed=seed, model=model)["metrics"])
+                                   seed=seed, model=model, allowed=allowed)["metrics"])
     return {"metrics": combine_draws(runs, seeds), "extras": first["extras"]}
 
 
@@ -146,9 +147,11 @@ def combine_draws(runs: List[dict], seeds: List[int]) -> dict:
 
 
 def evaluate_model(model_path: str, judge: Judge, real: dict, vocab: Dict[str, List[str]], attributes,
-                   num_samples: int, num_edits: int, seed: int = EVALUATOR_SEED, model=None) -> dict:
+                   num_samples: int, num_edits: int, seed: int = EVALUATOR_SEED, model=None,
+                   allowed: Optional[Dict[str, np.ndarray]] = None) -> dict:
     """Scores one exported model. `real` holds judged real images (see `prepare_real`); `model`, when given, is
-    `model_path` already loaded."""
+    `model_path` already loaded. `allowed` (ids per attribute, with `real` cut to them by `restrict_real`) keeps
+    every request to those values: a model is compared with one that knows fewer values on the ones both know."""
     model = tf.saved_model.load(model_path) if model is None else model
     rng = np.random.default_rng(seed)
     eval_ids = real["eval_ids"]
@@ -203,6 +206,9 @@ def evaluate_model(model_path: str, judge: Judge, real: dict, vocab: Dict[str, L
         for index, a in enumerate(attributes):
             rows = np.flatnonzero(changed == index)
             ids[rows] = draw_edit_targets(rng, eval_ids[a][src[rows]], pools[a], len(vocab[a]))
+            if allowed is not None:  # a one-value pool falls back to any other id: keep to the allowed ones
+                outside = rows[~np.isin(ids[rows], allowed[a])]
+                ids[outside] = rng.choice(allowed[a], len(outside))
             for i in rows:
                 names[a][i] = vocab[a][ids[i]]
         return ids, names
@@ -246,7 +252,8 @@ def evaluate_model(model_path: str, judge: Judge, real: dict, vocab: Dict[str, L
         "note": "editor's masked L1 / the colour-jitter baseline's; below 1 = the editor preserves better"}
     # Diagnostic: the same edits toward uniformly drawn other values, so a value seen a handful of times weighs
     # as much as a common one. On a long-tail catalog this reads far below edit_success (models/edit_targets.py).
-    uniform_ids, uniform_targets = targets_from({a: np.arange(len(vocab[a])) for a in attributes})
+    uniform_ids, uniform_targets = targets_from({a: np.arange(len(vocab[a])) if allowed is None else allowed[a]
+                                                 for a in attributes})
     value, low, high = M.bootstrap_mean(edit_hits(uniform_ids, uniform_targets)[0], seed=seed)
     results["edit_success_uniform_targets"] = {
         "value": value, "ci": [low, high], "higher_is_better": True, "gated": False,
@@ -335,7 +342,7 @@ def prepare_real(judge: Judge, examples_uri: str, resolution: int, attributes, j
     every loaded train image.
     """
     eval_images, eval_ids = load_split(examples_uri, "eval", resolution, attributes, limit)
-    train_images, _ = load_split(examples_uri, "train", resolution, attributes, limit)
+    train_images, train_ids = load_split(examples_uri, "train", resolution, attributes, limit)
     judged_eval, judged_train = judge(eval_images), judge(train_images)
     groups = np.stack([eval_ids[a] for a in attributes], axis=1)
     real = {
@@ -343,10 +350,42 @@ def prepare_real(judge: Judge, examples_uri: str, resolution: int, attributes, j
         "eval_ids": eval_ids,
         "eval": judged_eval,
         "train": judged_train,
+        "train_ids": train_ids,
         "eval_accuracy": judge_summary["real_eval_accuracy"],
         "diversity": M.diversity(judged_eval["features"], groups),
     }
     return with_floor_at(real, floor_sample_size or len(train_images))
+
+
+def known_values(vocab: Dict[str, List[str]], model_vocab: Dict[str, List[str]]) -> Optional[Dict[str, np.ndarray]]:
+    """The ids of `vocab` (the run's) whose values `model_vocab` (an older model's) also has, per attribute; None
+    when it has every one. A model cannot be asked for a value it never learnt (its serving signature refuses it)."""
+    allowed = {a: np.array([i for i, value in enumerate(values) if value in set(model_vocab[a])], dtype=np.int64)
+               for a, values in vocab.items()}
+    return None if all(len(allowed[a]) == len(vocab[a]) for a in vocab) else allowed
+
+
+def restrict_real(real: dict, allowed: Dict[str, np.ndarray]) -> dict:
+    """`real` cut to the eval and train images whose every attribute value is in `allowed` (ids per attribute),
+    with its diversity and FID floor measured again on them: what two models with different vocabularies are
+    compared on."""
+    def keep(ids):
+        return np.all([np.isin(ids[a], allowed[a]) for a in allowed], axis=0)
+
+    def cut(judged, rows):
+        return {k: (v[rows] if len(v) == len(rows) else v) for k, v in judged.items()}
+
+    eval_rows, train_rows = keep(real["eval_ids"]), keep(real["train_ids"])
+    if not eval_rows.any() or not train_rows.any():
+        raise ValueError("no eval or train image has only values both models know: they cannot be compared")
+    eval_ids = {a: ids[eval_rows] for a, ids in real["eval_ids"].items()}
+    judged_eval = cut(real["eval"], eval_rows)
+    groups = np.stack([eval_ids[a] for a in allowed], axis=1)
+    restricted = dict(real, eval_images=real["eval_images"][eval_rows], eval_ids=eval_ids, eval=judged_eval,
+                      train=cut(real["train"], train_rows), train_ids={a: ids[train_rows] for a, ids in
+                                                                       real["train_ids"].items()},
+                      diversity=M.diversity(judged_eval["features"], groups))
+    return with_floor_at(restricted, real.get("fid_floor_sample_size", len(train_rows)))
 
 
 def with_floor_at(real: dict, sample_size: int) -> dict:

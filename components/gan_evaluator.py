@@ -42,17 +42,16 @@ def run_evaluation(model_dir, judge_dir, examples_uri, transform_graph_uri, outp
              config["num_samples"], config["num_edits"], draws)
     candidate = evaluate_model_draws(model_dir, judge, real, vocab, attributes, config["num_samples"],
                                      config["num_edits"], draws)
-    baseline_metrics = None
+    baseline_metrics = compared = scope = None
     if baseline_dir:
-        log.info("Evaluating baseline (last blessed model) %s with the same seeds", baseline_dir)
-        baseline_metrics = evaluate_model_draws(baseline_dir, judge, real, vocab, attributes, config["num_samples"],
-                                                config["num_edits"], draws)["metrics"]
+        baseline_metrics, compared, scope = _evaluate_baseline(baseline_dir, model_dir, judge, real, vocab,
+                                                               attributes, config, draws)
     metrics = candidate["metrics"]
     for a in attributes:
         metrics[f"{a}_real_accuracy"] = {"value": real["eval_accuracy"][a], "higher_is_better": True,
                                          "gated": False, "note": "judge on real eval images (reference)"}
     blessed, reasons = eval_report.evaluate_thresholds(metrics, config.get("thresholds", {}), baseline_metrics,
-                                                       config.get("baseline_tolerance", 0.1))
+                                                       config.get("baseline_tolerance", 0.1), compared=compared)
     extras = candidate["extras"]
     grids = {
         "Generated (rows: requested condition)": _generated_grid(extras, vocab, attributes),
@@ -64,14 +63,48 @@ def run_evaluation(model_dir, judge_dir, examples_uri, transform_graph_uri, outp
     report = eval_report.write_report(output_dir, metrics, config.get("thresholds", {}), baseline_metrics, blessed,
                                       reasons, grids, extras["confusion"],
                                       tolerance=config.get("baseline_tolerance", 0.1),
-                                      training=_training_summary(model_dir))
+                                      training=_training_summary(model_dir), compared=compared, scope=scope)
     verdict = "BLESSED" if blessed else "NOT BLESSED"
     log.info("Evaluation: %s%s", verdict, "" if blessed else " — " + "; ".join(reasons))
     for name, entry in sorted(metrics.items()):
         log.info("  %-32s %.4f", name, entry["value"])
     log.info("Evaluation report: %s", report)
     return {"blessed": blessed, "reasons": reasons, "metrics": metrics, "baseline": baseline_metrics,
-            "report": report}
+            "compared": compared, "baseline_scope": scope, "report": report}
+
+
+def _evaluate_baseline(baseline_dir, model_dir, judge, real, vocab, attributes, config, draws):
+    """(baseline metrics, the candidate's metrics to compare them with or None, scope or None).
+
+    A baseline that lacks values this catalog has (a new article type was accepted since it was trained) cannot
+    be asked for them: then both models are scored again, with the same seeds, on the eval images whose values
+    the baseline knows, and the regression gate compares those two; the absolute bars still read the candidate
+    on every eval image. `scope` says what was left out."""
+    from components.gan_evaluation import evaluate_model_draws, known_values, restrict_real
+    from models.warm_start_vocab import base_vocabularies
+
+    baseline_vocab = base_vocabularies(baseline_dir, attributes)
+    allowed = known_values(vocab, baseline_vocab) if baseline_vocab else None
+    if allowed is None:
+        log.info("Evaluating baseline (last blessed model) %s with the same seeds", baseline_dir)
+        return evaluate_model_draws(baseline_dir, judge, real, vocab, attributes, config["num_samples"],
+                                    config["num_edits"], draws)["metrics"], None, None
+    new_values = {a: [v for i, v in enumerate(vocab[a]) if i not in set(allowed[a].tolist())] for a in attributes}
+    shared = restrict_real(real, allowed)
+    scope = {
+        "values_the_baseline_lacks": {a: v for a, v in new_values.items() if v},
+        "eval_images": int(len(shared["eval_images"])),
+        "eval_images_all": int(len(real["eval_images"])),
+        "fid_floor": shared["fid_floor"],
+    }
+    log.info("The baseline %s does not know %s: candidate and baseline are compared on the %d of %d eval images "
+             "whose values it knows", baseline_dir,
+             "; ".join(f"{a} {', '.join(v)}" for a, v in scope["values_the_baseline_lacks"].items()),
+             scope["eval_images"], scope["eval_images_all"])
+    args = (judge, shared, vocab, attributes, config["num_samples"], config["num_edits"], draws)
+    baseline_metrics = evaluate_model_draws(baseline_dir, *args, allowed=allowed)["metrics"]
+    compared = evaluate_model_draws(model_dir, *args, allowed=allowed)["metrics"]
+    return baseline_metrics, compared, scope
 
 
 def _training_summary(model_dir: str):

@@ -60,6 +60,32 @@ def test_rejects_regression_beyond_tolerance_even_when_absolute_thresholds_pass(
     assert eval_report.evaluate_thresholds(METRICS, loose, _with("fid_judge", 15.0), tolerance=0.1)[0]
 
 
+def test_a_baseline_that_knows_fewer_values_is_compared_on_those(tmp_path):
+    """A catalog that gained a value: the gate compares the candidate's metrics on the values the baseline knows
+    (`compared`), while the absolute bars still read the candidate on everything."""
+    baseline = _with("fid_judge", 15.0)
+    compared = _with("fid_judge", 15.5)  # on the shared values the candidate holds the baseline's level
+    assert not eval_report.evaluate_thresholds(METRICS, THRESHOLDS, baseline, tolerance=0.1)[0]
+    blessed, reasons = eval_report.evaluate_thresholds(METRICS, THRESHOLDS, baseline, tolerance=0.1,
+                                                       compared=compared)
+    assert blessed, reasons
+    blessed, reasons = eval_report.evaluate_thresholds(METRICS, THRESHOLDS, baseline, tolerance=0.1,
+                                                       compared=_with("fid_judge", 17.0))
+    assert not blessed and reasons[0].endswith("(on the values the baseline knows)")
+    # ... and a bar the candidate misses on every image still rejects it
+    assert not eval_report.evaluate_thresholds(_with("fid_judge", 41.0), THRESHOLDS, baseline, tolerance=0.1,
+                                               compared=compared)[0]
+    scope = {"values_the_baseline_lacks": {"articleType": ["Sunglasses"]}, "eval_images": 90,
+             "eval_images_all": 100, "fid_floor": 2.5}
+    path = eval_report.write_report(str(tmp_path), METRICS, THRESHOLDS, baseline, True, [], {}, {},
+                                    compared=compared, scope=scope)
+    page = open(path, encoding="utf-8").read()
+    assert "articleType: Sunglasses" in page and "90 of 100 eval images" in page
+    assert "on the baseline&#39;s values" in page and "15.5000" in page and "+0.5000" in page
+    saved = json.load(open(os.path.join(tmp_path, "metrics.json")))
+    assert saved["baseline_scope"]["eval_images"] == 90 and saved["compared"]["fid_judge"]["value"] == 15.5
+
+
 def test_ungated_metric_is_not_compared_to_baseline():
     assert eval_report.evaluate_thresholds(METRICS, THRESHOLDS, _with("fid_floor", 1.0), tolerance=0.1)[0]
 

@@ -89,6 +89,26 @@ def test_fid_floor_is_measured_at_the_generated_sample_count(examples, judge):
     assert at_50["fid_floor"] > all_train["fid_floor"]
 
 
+def test_real_images_cut_to_the_values_an_older_model_knows(examples, judge):
+    from components.gan_evaluation import known_values, prepare_real, restrict_real
+
+    vocab = {"articleType": ["a", "b", "c", "d", "e"]}
+    assert known_values(vocab, {"articleType": ["e", "d", "c", "b", "a", "z"]}) is None  # knows them all
+    allowed = known_values(vocab, {"articleType": ["d", "a", "b"]})
+    np.testing.assert_array_equal(allowed["articleType"], [0, 1, 3])
+    summary = {"real_eval_accuracy": {"articleType": 0.5}}
+    real = prepare_real(judge, examples, RESOLUTION, ATTRIBUTES, summary, limit=600, floor_sample_size=50)
+    shared = restrict_real(real, allowed)
+    assert set(np.unique(shared["eval_ids"]["articleType"])) == {0, 1, 3}
+    assert set(np.unique(shared["train_ids"]["articleType"])) == {0, 1, 3}
+    assert len(shared["eval_images"]) == len(shared["eval"]["features"]) == 90  # 3 of 5 classes x 30
+    assert len(shared["train"]["features"]) == 360 and shared["fid_floor_sample_size"] == 50
+    assert shared["eval"]["articleType_logits"].shape[0] == 90
+    assert shared["fid_floor"] != real["fid_floor"] and shared["diversity"] != real["diversity"]
+    with pytest.raises(ValueError, match="cannot be compared"):
+        restrict_real(real, {"articleType": np.array([], dtype=np.int64)})
+
+
 def test_fid_infinity_removes_the_1_over_n_bias_that_flatters_the_ratio_at_small_n():
     from components.gan_evaluation import fid_infinity_metrics
     from models import metrics as M
