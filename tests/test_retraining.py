@@ -4,7 +4,9 @@ span-1 (3 types, real photos) -> v1 pushed; span-2 (span-1 + more rows of the sa
 `data.ingest.ingest(dest=span_root)`) -> the Trainer warm-starts from v1 (same weights before training), the
 GanEvaluator compares against v1, v2 is pushed iff blessed; span-3 adds an article type never seen before ->
 the run stops at AnomalyGate (before Transform) with a message naming the value, because later runs validate
-against the curated schema kept from the first run (TFDV's schema inferred from span-3 alone would accept it).
+against the curated schema kept from the first run (TFDV's schema inferred from span-3 alone would accept it);
+accepted (`--accept-new-values`), the same spans train with a grown vocabulary: every value the base knew keeps its
+rows (models/warm_start_vocab.py) and the evaluator compares with the base on the values the base knows.
 """
 import glob
 import json
@@ -52,6 +54,18 @@ def _trainer_models(pipeline_root):
     """Trainer model artifact dirs, oldest first."""
     found = glob.glob(os.path.join(pipeline_root, "Trainer", "model", "*"))
     return sorted((p for p in found if os.path.basename(p).isdigit()), key=lambda p: int(os.path.basename(p)))
+
+
+def _remapped_checksums(base_model, run_model, summary):
+    """Checksums of `base_model`'s networks warm-started into `run_model`'s vocabularies (what its Trainer loaded)."""
+    from models.config import ModelConfig
+    from models.training import build_gan, warm_start, weights_checksum
+
+    cfg = ModelConfig.from_dict(summary["config"])
+    gan = build_gan(cfg, summary["vocab_sizes"])
+    files = {a: os.path.join(run_model, "Format-Serving", "assets", a) for a in cfg.condition_attributes}
+    loaded, _ = warm_start(gan, os.path.join(base_model, "Format-Serving"), files)
+    return {name: weights_checksum(getattr(gan, name)) for name in loaded}
 
 
 def _metrics_json(run):
@@ -111,6 +125,11 @@ def retraining(tmp_path_factory, sample_catalog):
     out["pushed3"] = _pushed_versions(paths["serving_model_dir"])
     with open(paths["curated_schema"]) as f:
         out["curated_after_3"] = f.read()
+
+    # The team accepts the new type: the run warm-starts across the grown vocabulary and compares against the base.
+    run_local(str(span_root), work, preset, accept_new_values=True)
+    out["run4"] = latest_run(paths["metadata_path"])
+    out["pushed4"] = _pushed_versions(paths["serving_model_dir"])
     return out
 
 
@@ -137,23 +156,30 @@ def test_second_span_warm_starts_from_v1_and_compares_against_it(retraining):
     run1, run2 = retraining["run1"], retraining["run2"]
     assert run2.run_id != run1.run_id
     assert "ImportSchemaGen" in run2.state_by_component  # validated against the curated schema
-    v1_model, v2_model = _trainer_models(paths["pipeline_root"])
+    v1_model, v2_model = _trainer_models(paths["pipeline_root"])[:2]  # the third is the accepted run's
     v1, v2 = _summary(v1_model), _summary(v2_model)
     assert v1["warm_started"] == []
     assert set(v2["warm_started"]) == {"generator", "ema_generator", "editor", "ema_editor", "discriminator"}
     assert os.path.realpath(v2["warm_start_from"]).startswith(os.path.realpath(v1_model))
-    # The weights loaded before training are exactly the weights v1 exported.
-    assert v2["warm_start_checksums"] == v1["exported_checksums"]
+    # span-2's extra rows shift the colours' counts, so Transform renumbered them: before session 60 v2 loaded
+    # v1's colour rows in v1's order (each colour drew another's look) and this test saw equal checksums.
+    change = v2["warm_start_vocabulary"]
+    assert change["baseColour"]["renumbered"] and not change["baseColour"]["added"], change
+    assert change["articleType"] == {"added": [], "dropped": [], "renumbered": False}
+    # The weights loaded before training are v1's exported weights, each colour's rows at its new id.
+    assert v2["warm_start_checksums"] == _remapped_checksums(v1_model, v2_model, v2)
+    assert v2["warm_start_checksums"]["generator"] != v1["exported_checksums"]["generator"]
     # Then it trained, carrying v1's step counts on (its moving averages go on where v1's were), and its judge
     # checked v1's weights at step 0, before the first step: the generator's pick may keep them (session 59).
     assert v2["steps"] > 0 and v2["warm_start_network_steps"] == v1["network_steps"]
     monitor = v2["judge_monitor"]
     assert monitor["history"][0]["step"] == 0 and all(check["step"] > 0 for check in monitor["history"][1:])
+    loaded = v2["warm_start_checksums"]["generator"]
     if monitor["restored"].get("generator") == 0:  # no later check beat v1's generator: exported as loaded ...
-        assert v2["exported_checksums"]["generator"] == v1["exported_checksums"]["generator"]
+        assert v2["exported_checksums"]["generator"] == loaded
         assert monitor["unpicked_checkpoint"]  # ... and the weights it trained on to were kept beside the pick
     else:
-        assert v2["exported_checksums"]["generator"] != v1["exported_checksums"]["generator"]
+        assert v2["exported_checksums"]["generator"] != loaded
 
     metrics2 = _metrics_json(run2)
     assert metrics2["baseline"], "the evaluator got no baseline (the last blessed model, v1)"
@@ -179,3 +205,30 @@ def test_new_category_stops_before_transform_naming_the_value(retraining):
     assert "Trainer" not in run3.state_by_component or run3.state_by_component["Trainer"] != "COMPLETE"
     assert retraining["pushed3"] == retraining["pushed2"]
     assert retraining["curated_after_3"] == retraining["curated_after_1"]  # only --accept-new-values changes it
+
+
+def test_accepted_new_type_warm_starts_across_the_grown_vocabulary(retraining):
+    run4 = retraining["run4"]
+    paths = retraining["paths"]
+    models = _trainer_models(paths["pipeline_root"])
+    assert len(models) == 3  # v1, v2, and this run's (span-3 never reached the Trainer)
+    v4 = _summary(models[-1])
+    assert v4["vocab_sizes"]["articleType"] == len(TYPES) + 1
+    # Every network carried over: before session 60 the grown vocabulary fitted none of them (all trained afresh).
+    assert set(v4["warm_started"]) == {"generator", "ema_generator", "editor", "ema_editor", "discriminator"}
+    change = v4["warm_start_vocabulary"]
+    assert change["articleType"]["added"] == [NEW_TYPE] and change["articleType"]["dropped"] == []
+    assert change["baseColour"]["added"] == [] and change["baseColour"]["dropped"] == []
+
+    # The base cannot draw the new type: before session 60 scoring it crashed the Evaluator ("Unknown articleType").
+    metrics4 = _metrics_json(run4)
+    scope = metrics4["baseline_scope"]
+    assert scope["values_the_baseline_lacks"] == {"articleType": [NEW_TYPE]}
+    assert 0 < scope["eval_images"] < scope["eval_images_all"]
+    assert metrics4["baseline"] and set(metrics4["compared"]) == set(metrics4["baseline"])
+    with open(run4.report, encoding="utf-8") as f:
+        assert "trained before these values joined the catalog" in f.read()
+    if run4.blessed:
+        assert retraining["pushed4"] == sorted(retraining["pushed3"] + [run4.pushed_version])
+    else:
+        assert run4.pushed_version is None and retraining["pushed4"] == retraining["pushed3"]
