@@ -484,8 +484,14 @@ def train(
         examples = fixed_examples(train_patterns, cfg, cfg.judge_samples, records="train")
         heldout = fixed_examples(train_patterns, cfg, cfg.judge_samples, records="heldout") \
             if cfg.judge_holdout > 0 else None
+        # The base model's weights are a candidate for the pick (a check at step 0) unless the catalog gained
+        # values since: it cannot draw those, and keeping it would export a model that ignores them.
+        gained = {a: c["added"] for a, c in (vocabulary_change or {}).items() if c["added"]}
+        if warm_started and gained:
+            log.info("No judge check at step 0: the base model cannot draw %s, so its weights are no candidate",
+                     "; ".join(f"{a} {', '.join(v)}" for a, v in gained.items()))
         monitor = JudgeMonitor(judge_model, cfg, vocab_sizes, examples, writer, start_step, heldout=heldout,
-                               check_start=bool(warm_started))
+                               check_start=bool(warm_started) and not gained)
         if start_step and not monitor.restore_state(checkpoints.path(start_step)):
             log.warning("The checkpoint of step %d holds no judge checks: the monitor picks among this run's checks "
                         "only", start_step)

@@ -133,3 +133,19 @@ def test_a_base_without_vocabulary_assets_loads_by_position(tmp_path, base):
     loaded, change = warm_start(gan, bare, _write_vocab(str(tmp_path / "vocab"), GROWN))
     # The conditioned networks do not fit by position; nothing is loaded half-way.
     assert change is None and loaded == []
+
+
+def test_a_catalog_before_it_grew_keeps_every_row_without_the_values(tmp_path, sample_catalog):
+    """data/subset.py: the catalog a grown one came from (RESULTS § 60 cut the shared catalog this way)."""
+    from data.subset import main, read_rows
+
+    _, rows = read_rows(sample_catalog)
+    gone = {"Watches", "Handbags"}
+    main([str(sample_catalog), str(tmp_path / "before"), "--without", "articleType=Watches,Handbags",
+          "--without", "baseColour=Red"])
+    _, kept = read_rows(tmp_path / "before")
+    expected = [r["id"] for r in rows if r["articleType"] not in gone and r["baseColour"] != "Red"]
+    assert [r["id"] for r in kept] == expected and 0 < len(kept) < len(rows)
+    assert sorted(os.listdir(tmp_path / "before" / "images")) == sorted(f"{i}.jpg" for i in expected)
+    with pytest.raises(SystemExit):
+        main([str(sample_catalog), str(tmp_path / "bad"), "--without", "articleType"])
