@@ -80,6 +80,15 @@ def test_remap_values_gathers_by_name_and_averages_new_rows():
     np.testing.assert_array_equal(out[0], kernel[2])
     np.testing.assert_array_equal(out[2], kernel[0])
     np.testing.assert_allclose(out[1], kernel.mean(axis=0))
+    # Seeded spread: each new row its own, at the known rows' scale, the same for the same seed.
+    rng = np.random.default_rng(5)
+    table = rng.normal(0.3, 2.0, (200, 6)).astype(np.float32)
+    spread = wsv.remap_values(table, [-1, 7, -1], axis=0, spread_seeds=[11, 12])
+    np.testing.assert_array_equal(spread[1], table[7])
+    assert not np.allclose(spread[0], spread[2]) and not np.allclose(spread[0], table.mean(axis=0))
+    np.testing.assert_array_equal(spread, wsv.remap_values(table, [-1, 7, -1], axis=0, spread_seeds=[11, 12]))
+    many = wsv.remap_values(table, [-1] * 400, axis=0, spread_seeds=list(range(400)))
+    np.testing.assert_allclose(many.std(axis=0), table.std(axis=0), rtol=0.15)
     classifier = kernel.T  # 3 features x 4 values: the value axis is the last
     np.testing.assert_array_equal(wsv.remap_values(classifier, [3, 1], axis=-1), classifier[:, [3, 1]])
 
@@ -88,6 +97,16 @@ def test_every_known_value_draws_edits_and_classifies_as_before(tmp_path, base):
     base_dir, base_gan = base
     gan, loaded, change = _grown(tmp_path, base_dir)
     assert set(loaded) == set(NETWORKS)  # nothing fell back to fresh weights
+    # A new value's embedding row is its own draw at the base rows' scale, the same in G and its moving average.
+    new = [GROWN["articleType"].index(v) for v in ("Handbags", "Sunglasses")]
+    rows = {n: next(np.asarray(v.numpy()) for v in getattr(gan, n).weights if "embed_articleType" in v.path)
+            for n in ("generator", "ema_generator")}
+    base_rows = next(np.asarray(v.numpy()) for v in base_gan.generator.weights if "embed_articleType" in v.path)
+    noise = [(rows["generator"][i] - base_rows.mean(0)) / base_rows.std(0) for i in new]
+    assert not np.allclose(noise[0], noise[1]) and 0.3 < np.std(noise[0]) < 3
+    ema_rows = next(np.asarray(v.numpy()) for v in base_gan.ema_generator.weights if "embed_articleType" in v.path)
+    np.testing.assert_allclose((rows["ema_generator"][new[0]] - ema_rows.mean(0)) / ema_rows.std(0), noise[0],
+                               rtol=1e-4, atol=1e-4)
     assert change["articleType"] == {"added": ["Handbags", "Sunglasses"], "dropped": ["Shirts"], "renumbered": True}
     z = tf.random.stateless_normal((len(KNOWN), CFG.z_dim), seed=(1, 2))
     for name in ("generator", "ema_generator"):
