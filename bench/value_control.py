@@ -3,7 +3,7 @@
 What a catalog that grew asks of a retrain: does a new value (an article type or colour the base model never saw)
 come out as that value, and do the values the base knew still come out as before? For each value given, every
 model draws `--per-value` images with the conditions of held-out images of that value (their other attributes as
-they are) and edits `--per-value` held-out images of other values to it; the judge reads whether the image shows
+they are, among the values every model knows) and edits `--per-value` held-out images of other values to it; the judge reads whether the image shows
 the value. `known` is the same for a random draw of held-out images whose values every model knows (the
 evaluator's control accuracy and edit success, on the values all models share). A model is never asked for a value
 outside its vocabulary: that cell reads null. Same seeds for every model.
@@ -99,7 +99,9 @@ def main(argv=None):
                 raise SystemExit(f"error: {attr} {value!r} is not in the run's vocabulary")
             index = vocab[attr].index(value)
             rng = np.random.default_rng([args.seed, attributes.index(attr), index])
-            mine = np.flatnonzero(ids[attr] == index)
+            # its held-out images whose other values every model knows (only this value may be new)
+            mine = np.flatnonzero((ids[attr] == index) & np.all([np.isin(ids[a], shared[a]) for a in attributes
+                                                                 if a != attr], axis=0))
             if not len(mine):
                 raise SystemExit(f"error: no held-out image has {attr} {value!r}: it cannot be scored")
             others = np.flatnonzero((ids[attr] != index)
