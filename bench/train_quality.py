@@ -202,7 +202,7 @@ def main(argv=None) -> int:
         # draws) as the baseline a retrain must not fall behind by more than its tolerance
         "warm_started_from": portable(args.base_model),
         "warm_started": summary.get("warm_started") if args.base_model else None,
-        # values the base model lacked (they started from the mean of its rows) or that this catalog lost
+        # values the base model lacked (they started near its rows) or that this catalog lost
         "warm_start_vocabulary": summary.get("warm_start_vocabulary") if args.base_model else None,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(terse=True),
                     "python": platform.python_version(), "onednn_kernels": onednn_enabled(),

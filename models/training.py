@@ -563,7 +563,7 @@ def train(
         "warm_start_from": base_model if warm_started else None,
         "warm_start_checksums": warm_start_checksums,
         "warm_start_network_steps": carried_counts,  # the base's step counts a warm start went on from
-        # per attribute: values the base model did not know (they started from the mean of its rows), values
+        # per attribute: values the base model did not know (they started near its rows), values
         # it knew that this catalog lacks, and whether known values changed ids (their rows moved with them)
         "warm_start_vocabulary": vocabulary_change,
         # each network's step count at the weights exported (a warm start from this model carries them on)
@@ -617,7 +617,8 @@ def warm_start(gan, base_model: str, vocabulary_files: Dict[str, str]):
     if wsv.unchanged(changes):
         return load_networks(gan, weights_dir, strict=False), wsv.summary(changes)
     log.info("The catalog's vocabularies changed since the base model (%s): its weights are moved to each value's "
-             "new id, new values start from the mean of the base's rows", wsv.describe(changes))
+             "new id; a new value's embeddings start as a draw from the spread of the base's rows, its classifier "
+             "columns as their mean", wsv.describe(changes))
     loaded = wsv.load_remapped(gan, weights_dir, base_vocab, changes, NETWORKS, build_gan, load_networks)
     if "editor" in loaded and "ema_editor" not in loaded:
         gan.ema_editor.set_weights(gan.editor.get_weights())
