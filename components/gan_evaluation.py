@@ -360,7 +360,8 @@ def prepare_real(judge: Judge, examples_uri: str, resolution: int, attributes, j
 def known_values(vocab: Dict[str, List[str]], model_vocab: Dict[str, List[str]]) -> Optional[Dict[str, np.ndarray]]:
     """The ids of `vocab` (the run's) whose values `model_vocab` (an older model's) also has, per attribute; None
     when it has every one. A model cannot be asked for a value it never learnt (its serving signature refuses it)."""
-    allowed = {a: np.array([i for i, value in enumerate(values) if value in set(model_vocab[a])], dtype=np.int64)
+    known = {a: set(values) for a, values in model_vocab.items()}
+    allowed = {a: np.array([i for i, value in enumerate(values) if value in known[a]], dtype=np.int64)
                for a, values in vocab.items()}
     return None if all(len(allowed[a]) == len(vocab[a]) for a in vocab) else allowed
 

@@ -89,10 +89,10 @@ def _evaluate_baseline(baseline_dir, model_dir, judge, real, vocab, attributes, 
         log.info("Evaluating baseline (last blessed model) %s with the same seeds", baseline_dir)
         return evaluate_model_draws(baseline_dir, judge, real, vocab, attributes, config["num_samples"],
                                     config["num_edits"], draws)["metrics"], None, None
-    new_values = {a: [v for i, v in enumerate(vocab[a]) if i not in set(allowed[a].tolist())] for a in attributes}
+    lacks = {a: [v for v in vocab[a] if v not in set(baseline_vocab[a])] for a in attributes}
     shared = restrict_real(real, allowed)
     scope = {
-        "values_the_baseline_lacks": {a: v for a, v in new_values.items() if v},
+        "values_the_baseline_lacks": {a: v for a, v in lacks.items() if v},
         "eval_images": int(len(shared["eval_images"])),
         "eval_images_all": int(len(real["eval_images"])),
         "fid_floor": shared["fid_floor"],

@@ -619,10 +619,7 @@ def warm_start(gan, base_model: str, vocabulary_files: Dict[str, str]):
     log.info("The catalog's vocabularies changed since the base model (%s): its weights are moved to each value's "
              "new id; a new value's embeddings start as a draw from the spread of the base's rows, its classifier "
              "columns as their mean", wsv.describe(changes))
-    loaded = wsv.load_remapped(gan, weights_dir, base_vocab, changes, NETWORKS, build_gan, load_networks)
-    if "editor" in loaded and "ema_editor" not in loaded:
-        gan.ema_editor.set_weights(gan.editor.get_weights())
-    return loaded, wsv.summary(changes)
+    return wsv.load_remapped(gan, weights_dir, base_vocab, changes), wsv.summary(changes)
 
 
 def base_network_steps(base_model: str) -> Optional[Dict[str, int]]:

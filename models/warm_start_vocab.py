@@ -128,16 +128,20 @@ def transfer(source, target, changes: Dict[str, dict]) -> int:
     return remapped
 
 
-def load_remapped(gan, weights_dir: str, base_vocab: Dict[str, List[str]], changes: Dict[str, dict],
-                  networks: Sequence[str], build_gan, load_networks) -> List[str]:
+def load_remapped(gan, weights_dir: str, base_vocab: Dict[str, List[str]], changes: Dict[str, dict]) -> List[str]:
     """Loads the base's weights from `weights_dir` into `gan`'s networks across the vocabulary `changes`; returns
-    the networks loaded. `build_gan(cfg, vocab_sizes)` and `load_networks` are models.training's."""
+    the networks loaded (a base without ema_editor weights starts that average from its editor, as
+    `models.training.load_networks` does)."""
+    from models.training import NETWORKS, build_gan, load_networks
+
     base_sizes = {attribute: len(values) for attribute, values in base_vocab.items()}
     base_gan = build_gan(gan.cfg, base_sizes)
     loaded = load_networks(base_gan, weights_dir, strict=False)
+    # load_networks started base_gan's ema_editor from its editor if the base had none: carry that over too
+    filled = "editor" in loaded and "ema_editor" not in loaded
     done = []
-    for name in networks:
-        if name not in loaded:
+    for name in NETWORKS:
+        if name not in loaded and not (filled and name == "ema_editor"):
             continue
         try:
             transfer(getattr(base_gan, name), getattr(gan, name), changes)
@@ -145,7 +149,8 @@ def load_remapped(gan, weights_dir: str, base_vocab: Dict[str, List[str]], chang
             log.warning("%s's base weights do not fit this run beyond its vocabulary (%s): it trains from fresh "
                         "weights", name, err)
             continue
-        done.append(name)
+        if name in loaded:
+            done.append(name)
     return done
 
 
