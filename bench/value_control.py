@@ -3,10 +3,11 @@
 What a catalog that grew asks of a retrain: does a new value (an article type or colour the base model never saw)
 come out as that value, and do the values the base knew still come out as before? For each value given, every
 model draws `--per-value` images with the conditions of held-out images of that value (their other attributes as
-they are, among the values every model knows) and edits `--per-value` held-out images of other values to it; the judge reads whether the image shows
-the value. `known` is the same for a random draw of held-out images whose values every model knows (the
-evaluator's control accuracy and edit success, on the values all models share). A model is never asked for a value
-outside its vocabulary: that cell reads null. Same seeds for every model.
+they are, among the values every model knows) and edits `--per-value` held-out images of other values to it;
+the judge reads whether the image shows the value. `known` is the same for a random draw of held-out images
+whose values every model knows (the evaluator's control accuracy and edit success, on the values all models
+share). A model is never asked for a value outside its vocabulary: that cell reads null. Same seeds for every
+model.
 
     python bench/value_control.py --work-dir RUN/pipeline --model base=BASE/model --model retrain=RUN2/model \\
         --value articleType=Sunglasses,Backpacks --value baseColour=Orange --output bench/results/value_control.json
@@ -51,10 +52,11 @@ def score(model, judge, attributes, vocab, allowed_ids, requested, sources, targ
     """(generation hits, edit hits) on `requested` ids and edits of `sources` to `targets` (ids), or None."""
     from components.gan_evaluation import edit, generate, to_float
 
-    for a in attributes:
-        if not np.isin(requested[a], allowed_ids[a]).all() or not np.isin(targets[a][targets[a] >= 0],
-                                                                           allowed_ids[a]).all():
-            return None
+    def knows(ids, a):
+        return np.isin(ids[ids >= 0], allowed_ids[a]).all()
+
+    if not all(knows(requested[a], a) and knows(targets[a], a) for a in attributes):
+        return None
     judged = judge(to_float(generate(model, attributes, vocab, requested, seeds)))
     generated = {a: np.argmax(judged[f"{a}_logits"], 1) == requested[a] for a in attributes}
     names = {a: [vocab[a][i] if i >= 0 else "" for i in targets[a]] for a in attributes}
@@ -92,7 +94,7 @@ def main(argv=None):
               for a in attributes}
 
     rng_root = np.random.default_rng(args.seed)
-    plan = []  # (label, attr or None, value or None, requested, sources, targets, changed, eval images of it)
+    plan = []  # (label, requested, sources, targets, changed attribute per edit, eval images of the value)
     for attr, values in args.values.items():
         for value in values:
             if value not in vocab[attr]:
@@ -110,7 +112,7 @@ def main(argv=None):
             src = rng.choice(others, args.per_value, replace=False)
             targets = {a: np.full(args.per_value, -1) for a in attributes}
             targets[attr][:] = index
-            plan.append((f"{attr}={value}", attr, value, {a: ids[a][rows] for a in attributes}, src, targets,
+            plan.append((f"{attr}={value}", {a: ids[a][rows] for a in attributes}, src, targets,
                          [attr] * args.per_value, len(mine)))
     known_rows = np.flatnonzero(np.all([np.isin(ids[a], shared[a]) for a in attributes], axis=0))
     rows = rng_root.choice(known_rows, args.known, replace=True)
@@ -122,14 +124,14 @@ def main(argv=None):
         targets[a][where] = draw_edit_targets(rng_root, ids[a][src[where]], ids[a][known_rows], len(vocab[a]))
         outside = where[~np.isin(targets[a][where], shared[a])]
         targets[a][outside] = rng_root.choice(shared[a], len(outside))
-    plan.append(("known", None, None, {a: ids[a][rows] for a in attributes}, src, targets, changed, len(known_rows)))
+    plan.append(("known", {a: ids[a][rows] for a in attributes}, src, targets, changed, len(known_rows)))
 
     results = {}
     started = time.time()
     for name, path in args.models.items():
         model = tf.saved_model.load(path)
         results[name] = {}
-        for label, attr, value, requested, src, targets, changed, pool in plan:
+        for label, requested, src, targets, changed, pool in plan:
             n = len(src)
             seeds = np.arange(n, dtype=np.int64) + args.seed
             got = score(model, judge, attributes, vocab, allowed[name], requested, to_uint8(images[src]), targets,

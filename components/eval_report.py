@@ -102,9 +102,9 @@ def evaluate_thresholds(metrics: Dict[str, dict], thresholds: Dict[str, dict], b
             continue
         reasons.extend(check_thresholds(name, metrics[name], bar))
     if baseline:
+        suffix = " (on the values the baseline knows)" if compared else ""
         for name, entry in sorted((compared or metrics).items()):
             metric_tolerance = (thresholds or {}).get(name, {}).get("tolerance", tolerance)
-            suffix = " (on the values the baseline knows)" if compared else ""
             reasons.extend(r + suffix for r in check_regression(name, entry, baseline.get(name), metric_tolerance))
     return not reasons, reasons
 
@@ -118,7 +118,7 @@ def _metric_rows(metrics, thresholds, baseline, tolerance, compared=None) -> Lis
         base_entry = (baseline or {}).get(name)
         base_value = base_entry.get("value") if base_entry else None
         metric_tolerance = bar.get("tolerance", tolerance)
-        against = (compared or {}).get(name, entry) if compared is not None else entry
+        against = compared.get(name, entry) if compared is not None else entry
         failures = check_thresholds(name, entry, bar) + check_regression(name, against, base_entry, metric_tolerance)
         checked = bool(bar) or bool(base_entry and "higher_is_better" in entry and entry.get("gated", True))
         value, against_value = entry.get("value"), against.get("value")

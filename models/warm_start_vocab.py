@@ -16,9 +16,9 @@ the base's, an uninformed guess. Started at the mean of the base's rows instead,
 moved a third as far in a 1,300-step retrain as a row of a fresh run (Adam moves each weight ~one learning rate
 per step) and the generator drew 4-37 % of three new article types against 7-86 % trained afresh (RESULTS § 60).
 """
-import zlib
 import logging
 import os
+import zlib
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
@@ -49,12 +49,13 @@ def vocabulary_changes(base: Dict[str, List[str]], new: Dict[str, List[str]]) ->
     changes = {}
     for attribute, values in new.items():
         where = {value: index for index, value in enumerate(base[attribute])}
+        present = set(values)
         mapping = [where.get(value, -1) for value in values]
         changes[attribute] = {
             "values": list(values),
             "mapping": mapping,
             "added": [value for value in values if value not in where],
-            "dropped": [value for value in base[attribute] if value not in set(values)],
+            "dropped": [value for value in base[attribute] if value not in present],
             "renumbered": any(old != index for index, old in enumerate(mapping) if old >= 0),
         }
     return changes
@@ -102,13 +103,12 @@ def _seeds(attribute: str, values: Sequence[str], mapping: Sequence[int], path: 
     return [zlib.crc32(f"{attribute}={value}:{path}".encode()) for value, old in zip(values, mapping) if old < 0]
 
 
-def transfer(source, target, changes: Dict[str, dict]) -> int:
+def transfer(source, target, changes: Dict[str, dict]) -> None:
     """Copies `source`'s weights (built for the base's vocabularies) into `target` (the run's), remapping each
-    condition-tied weight by value name. Returns the number of remapped variables."""
+    condition-tied weight by value name."""
     attributes = list(changes)
     if len(source.weights) != len(target.weights):
         raise ValueError(f"{target.name}: {len(source.weights)} weights in the base, {len(target.weights)} here")
-    remapped = 0
     for src, dst in zip(source.weights, target.weights):
         if src.path != dst.path:
             raise ValueError(f"{target.name}: base weight {src.path} meets {dst.path}")
@@ -120,12 +120,10 @@ def transfer(source, target, changes: Dict[str, dict]) -> int:
             embedding = axis == 0 and not src.path.endswith("bias")  # a row per value: what a network reads
             seeds = _seeds(attribute, change["values"], change["mapping"], src.path) if embedding else None
             value = remap_values(value, change["mapping"], axis, spread_seeds=seeds)
-            remapped += 1
         if tuple(value.shape) != tuple(dst.shape):
             raise ValueError(f"{target.name}: {src.path} has shape {value.shape} after remapping, the run's "
                              f"{tuple(dst.shape)}")
         dst.assign(value)
-    return remapped
 
 
 def load_remapped(gan, weights_dir: str, base_vocab: Dict[str, List[str]], changes: Dict[str, dict]) -> List[str]:
